@@ -1,0 +1,52 @@
+"""Schema post-processing: document the shared error shape on every operation."""
+
+from __future__ import annotations
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Machine-readable error code."},
+                "message": {"type": "string", "description": "What went wrong and how to fix it."},
+                "fields": {"type": "object", "additionalProperties": True, "description": "Per-field messages."},
+                "items": {"type": "array", "items": {"type": "object"}, "description": "Per-item errors of a batch."},
+            },
+            "additionalProperties": True,
+        }
+    },
+}
+
+STATUS_TEXT = {
+    "400": "Invalid input",
+    "401": "Missing or invalid API key",
+    "404": "Not found (or another workspace's)",
+    "409": "Conflicts with the current state",
+    "429": "Rate limited",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            codes = ["400", "401", "429"]
+            if "{" in path:
+                codes.append("404")
+            if method in ("post", "put", "patch", "delete"):
+                codes.append("409")
+            if method == "get" and "{" not in path:
+                codes.append("404")  # a page number past the end
+            for code in codes:
+                existing = responses.get(code)
+                responses[code] = {
+                    "description": (existing or {}).get("description") or STATUS_TEXT[code],
+                    "content": {"application/json": {"schema": ref}},
+                }
+    return result

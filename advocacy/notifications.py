@@ -1,0 +1,41 @@
+"""Emails: rendered from templates/emails/<name>.{subject.txt,txt,html}, sent by the worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+
+def render_email(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    context = {"site_url": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
+    text = render_to_string(f"emails/{template}.txt", context)
+    html = render_to_string(f"emails/{template}.html", context)
+    return subject, text, html
+
+
+def send_templated_email(*, to: str, template: str, context: dict[str, Any], headers: dict | None = None) -> None:
+    """Render now, deliver in the worker (queue ``email``) after the transaction commits."""
+    from .tasks import enqueue, send_email
+
+    subject, text, html = render_email(template, context)
+    enqueue(send_email, to=[to], subject=subject, text=text, html=html, headers=headers or {})
+
+
+def send_staff_invitation(*, invitation_id: int, token: str) -> None:
+    from django.urls import reverse
+
+    from .models import StaffInvitation
+
+    invitation = StaffInvitation.objects.select_related("workspace", "invited_by").get(pk=invitation_id)
+    url = settings.SITE_URL + reverse("staff_invitation", args=[token])
+    send_templated_email(
+        to=invitation.email, template="staff_invitation",
+        context={
+            "workspace_name": invitation.workspace.name, "role": invitation.get_role_display(),
+            "inviter": invitation.invited_by.display_name if invitation.invited_by else "A colleague",
+            "url": url, "expires_at": invitation.expires_at,
+        },
+    )

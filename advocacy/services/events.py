@@ -1,0 +1,167 @@
+"""Activity events: validated item by item, resolved to advocates in two queries, inserted
+in bulk. A batch is all-or-nothing: if any item is invalid nothing is stored and every
+invalid item is reported by its index, so an integration can fix and resend the batch
+without creating duplicates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ..errors import ValidationFailed
+from ..models import ActivityEvent, Advocate, EventKind, Workspace
+
+MAX_BATCH = 1000
+MAX_PROPERTIES_BYTES = 8 * 1024
+MAX_VALUE = Decimal("999999999999.99")
+
+
+class EventBatchInvalid(ValidationFailed):
+    """Some items of a batch are invalid; ``items`` lists them by index."""
+
+    def __init__(self, message: str, items: list[dict[str, Any]]):
+        ValidationFailed.__init__(self, message)
+        self.items = items
+
+
+def _validate_item(raw: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(raw, dict):
+        return None, {"non_field_errors": ["Each event must be a JSON object."]}
+    item: dict[str, Any] = {}
+
+    who = raw.get("advocate")
+    if isinstance(who, dict):
+        email, external_id = who.get("email"), who.get("external_id")
+    else:
+        email, external_id = raw.get("email"), raw.get("external_id")
+        if isinstance(who, str):
+            email = email or (who if "@" in who else None)
+            external_id = external_id or (None if "@" in who else who)
+    if email is not None and not isinstance(email, str):
+        errors["advocate"] = ["email must be a string."]
+    elif external_id is not None and not isinstance(external_id, str | int):
+        errors["advocate"] = ["external_id must be a string."]
+    elif not email and not external_id:
+        errors["advocate"] = ["Give the advocate's email or external_id."]
+    else:
+        item["email"] = email.strip().lower() if email else None
+        item["external_id"] = str(external_id).strip() if external_id not in (None, "") else None
+
+    kind = raw.get("kind")
+    if kind not in EventKind.values:
+        errors["kind"] = [f"Unknown kind; use one of: {', '.join(EventKind.values)}."]
+    else:
+        item["kind"] = kind
+
+    occurred = raw.get("occurred_at")
+    if occurred in (None, ""):
+        item["occurred_at"] = now
+    else:
+        parsed = parse_datetime(occurred) if isinstance(occurred, str) else None
+        if parsed is None:
+            errors["occurred_at"] = ["Use an ISO 8601 date-time, e.g. 2026-05-01T12:00:00Z."]
+        else:
+            if timezone.is_naive(parsed):
+                parsed = timezone.make_aware(parsed, timezone.UTC)
+            if parsed > now + timezone.timedelta(days=1):
+                errors["occurred_at"] = ["Must not be in the future."]
+            item["occurred_at"] = parsed
+
+    value = raw.get("value")
+    if value is None or value == "":
+        item["value"] = None
+    elif isinstance(value, bool):
+        errors["value"] = ["Must be a number."]
+    else:
+        try:
+            number = Decimal(str(value)).quantize(Decimal("0.01"))
+            if not number.is_finite() or abs(number) > MAX_VALUE:
+                raise InvalidOperation
+            item["value"] = number
+        except (InvalidOperation, ValueError):
+            errors["value"] = ["Must be a number with at most 12 digits before the point."]
+
+    props = raw.get("properties", {})
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        errors["properties"] = ["Must be a JSON object."]
+    else:
+        import json
+
+        if len(json.dumps(props, default=str)) > MAX_PROPERTIES_BYTES:
+            errors["properties"] = [f"At most {MAX_PROPERTIES_BYTES // 1024} KB."]
+        item["properties"] = props
+
+    unknown = set(raw) - {"advocate", "email", "external_id", "kind", "occurred_at", "value", "properties"}
+    if unknown:
+        errors["non_field_errors"] = [f"Unknown field(s): {', '.join(sorted(unknown))}."]
+    return (None if errors else item), errors
+
+
+@transaction.atomic
+def record_events(*, workspace: Workspace, payload: Any) -> list[ActivityEvent]:
+    """Store one event (a dict) or a batch (a list of up to 1,000)."""
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise ValidationFailed("Send one event or a list of 1 to 1,000 events.", code="empty_batch")
+    if len(items) > MAX_BATCH:
+        raise ValidationFailed(f"A batch holds at most {MAX_BATCH:,} events; this one has {len(items):,}.", code="batch_too_large")
+    now = timezone.now()
+    cleaned: list[dict[str, Any] | None] = []
+    problems: list[dict[str, Any]] = []
+    for index, raw in enumerate(items):
+        item, errors = _validate_item(raw, now)
+        cleaned.append(item)
+        if errors:
+            problems.append({"index": index, "fields": errors})
+
+    emails = {i["email"] for i in cleaned if i and i["email"]}
+    external_ids = {i["external_id"] for i in cleaned if i and i["external_id"]}
+    by_email = dict(Advocate.objects.filter(workspace=workspace, email__in=emails).values_list("email", "id")) if emails else {}
+    by_external = dict(Advocate.objects.filter(workspace=workspace, external_id__in=external_ids).values_list("external_id", "id")) if external_ids else {}
+
+    events: list[ActivityEvent] = []
+    for index, item in enumerate(cleaned):
+        if item is None:
+            continue
+        advocate_id = by_external.get(item["external_id"]) or by_email.get(item["email"])
+        if advocate_id is None:
+            who = f"external_id “{item['external_id']}”" if item["external_id"] else f"email {item['email']}"
+            problems.append({"index": index, "fields": {"advocate": [f"No advocate with {who} in this workspace."]}})
+            continue
+        events.append(ActivityEvent(
+            workspace=workspace, advocate_id=advocate_id, kind=item["kind"], occurred_at=item["occurred_at"],
+            value=item["value"], properties=item["properties"], created_at=now,
+        ))
+    if problems:
+        problems.sort(key=lambda p: p["index"])
+        raise EventBatchInvalid(f"{len(problems)} of {len(items)} events are invalid; nothing was stored.", problems)
+
+    created = ActivityEvent.objects.bulk_create(events, batch_size=1000)
+    _touch_last_activity(workspace, events)
+    return created
+
+
+def _touch_last_activity(workspace: Workspace, events: list[ActivityEvent]) -> None:
+    latest: dict[int, datetime] = {}
+    for event in events:
+        if event.advocate_id not in latest or event.occurred_at > latest[event.advocate_id]:
+            latest[event.advocate_id] = event.occurred_at
+    if not latest:
+        return
+    newest = Case(
+        *[When(pk=pk, then=Value(at)) for pk, at in latest.items()],
+        output_field=DateTimeField(),
+    )
+    Advocate.objects.filter(workspace=workspace, pk__in=latest).update(
+        last_activity_at=Greatest(Coalesce(F("last_activity_at"), newest), newest)
+    )
