@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import ActivityEvent, Advocate, ApiKey, AuditLog, ImportJob, Membership, User, Workspace
+from .models import (
+    ActivityEvent,
+    Advocate,
+    ApiKey,
+    AuditLog,
+    ImportJob,
+    Membership,
+    User,
+    Workspace,
+)
 
 
 @admin.register(User)

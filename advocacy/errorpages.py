@@ -1,9 +1,9 @@
 """Error pages: HTML for people, the API's JSON error shape under /api/."""
 
+from django.http import JsonResponse
 from django.shortcuts import render
 
 from .api.errors import error_body
-from django.http import JsonResponse
 
 
 def _answer(request, status: int, message: str, template: str):

@@ -23,7 +23,7 @@ from django.utils.timezone import now
 from django_scopes import ScopedManager
 
 
-def WorkspaceScopedManager():  # noqa: N802 - reads like a class at the call site
+def WorkspaceScopedManager():
     return ScopedManager(workspace="workspace")
 
 
@@ -185,6 +185,9 @@ class StaffInvitation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["workspace", "email"])]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.workspace_id}"
 
     @property
     def expires_at(self):
@@ -371,6 +374,9 @@ class AdvocateTag(models.Model):
         ]
         indexes = [models.Index(fields=["workspace", "tag", "advocate"])]
 
+    def __str__(self) -> str:
+        return f"{self.advocate_id}:{self.tag_id}"
+
 
 class EventKind(models.TextChoices):
     EMAIL_OPEN = "email_open", "Email opened"
@@ -407,6 +413,9 @@ class ActivityEvent(models.Model):
             models.Index(fields=["workspace", "occurred_at"]),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
 
 class AuditLog(models.Model):
     """What a person did to people, points, rewards and settings, written in the same
@@ -430,6 +439,9 @@ class AuditLog(models.Model):
             models.Index(fields=["workspace", "advocate", "-created_at"]),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.action}: {self.message}"
+
 
 class IdempotencyRecord(models.Model):
     """The first answer to a POST with an ``Idempotency-Key``, replayed on a repeat."""
@@ -448,6 +460,9 @@ class IdempotencyRecord(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="idempotency_unique_key")]
         indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class ImportStatus(models.TextChoices):
@@ -484,6 +499,9 @@ class ImportJob(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["workspace", "-created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"
+
     @property
     def progress_percent(self) -> int:
         if not self.valid_rows:
@@ -504,3 +522,6 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -9,7 +9,15 @@ from itertools import islice
 import django_filters
 from django.db.models import Q, QuerySet
 
-from .models import ActivityEvent, Advocate, AdvocateType, AuditLog, Expressiveness, Motivation, Stage
+from .models import (
+    ActivityEvent,
+    Advocate,
+    AdvocateType,
+    AuditLog,
+    Expressiveness,
+    Motivation,
+    Stage,
+)
 
 ADVOCATE_ORDERINGS = {
     "name": ("name", "id"),

@@ -38,14 +38,14 @@ from .models import (
     ImportStatus,
     Membership,
     Role,
-    Stage,
     StaffInvitation,
+    Stage,
     Tag,
 )
 from .queries import AdvocateFilter, advocate_list, advocate_timeline
+from .scoping import workspace_scope
 from .services import advocates as advocate_services
 from .services import imports as import_services
-from .scoping import workspace_scope
 from .services import workspaces as workspace_services
 from .web import ManagerView
 

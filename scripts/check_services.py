@@ -22,13 +22,13 @@ def main() -> int:
                 dbname="postgres", user=cfg.get("USER") or None, password=cfg.get("PASSWORD") or None,
                 host=cfg.get("HOST") or None, port=cfg.get("PORT") or None, connect_timeout=3,
             ).close()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        except Exception as exc:
             problems.append(f"PostgreSQL at {database_url} is unreachable: {str(exc).strip().splitlines()[0]}")
     try:
         import redis
 
         redis.Redis.from_url(redis_url or "redis://localhost:6379/0", socket_connect_timeout=3).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         problems.append(f"Redis at {redis_url} is unreachable: {exc}")
     if problems:
         print("Cannot run the tests:", *problems, sep="\n  - ", file=sys.stderr)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
@@ -14,8 +20,15 @@ from ..services.events import MAX_BATCH, record_events
 from .base import CrudViewSet, WorkspaceViewSet, idempotent
 
 
+class TagListField(serializers.ListField):
+    """Tag names; reads the (prefetched) related tags."""
+
+    def to_representation(self, data):
+        return [tag.name for tag in data.all()] if hasattr(data, "all") else super().to_representation(data)
+
+
 class AdvocateSerializer(serializers.ModelSerializer):
-    tags = serializers.ListField(
+    tags = TagListField(
         child=serializers.CharField(max_length=50), required=False, max_length=100,
         help_text="Tag names; on write, replaces the advocate's tags.",
     )
@@ -40,11 +53,6 @@ class AdvocateSerializer(serializers.ModelSerializer):
             "points_balance", "lifetime_points", "tier", "created_at", "updated_at",
         ]
         extra_kwargs = {"email": {"validators": []}}
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["tags"] = [t.name for t in instance.tags.all()]
-        return data
 
 
 class AdvocateViewSet(CrudViewSet):

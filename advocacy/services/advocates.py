@@ -12,7 +12,17 @@ from django.utils import timezone
 
 from ..audit import log_action
 from ..errors import Conflict, InvalidTransition, ValidationFailed
-from ..models import ActivityEvent, Advocate, AdvocateTag, AuditLog, Channel, Stage, Tag, User, Workspace
+from ..models import (
+    ActivityEvent,
+    Advocate,
+    AdvocateTag,
+    AuditLog,
+    Channel,
+    Stage,
+    Tag,
+    User,
+    Workspace,
+)
 
 # The one place that says which stage may follow which (PRODUCT.md "Stages").
 # ``opted_out`` is reachable from every stage and is final: such people are never contacted.

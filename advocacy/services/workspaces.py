@@ -177,7 +177,7 @@ def accept_staff_invitation(*, invitation: StaffInvitation, user: User) -> Membe
     invitation = StaffInvitation.objects.select_for_update().get(pk=invitation.pk)
     if not invitation.is_open:
         raise Conflict("This invitation has expired, was revoked or was already used.", code="invitation_closed")
-    membership, created = Membership.objects.get_or_create(
+    membership, _ = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
     )
     invitation.accepted_at = timezone.now()

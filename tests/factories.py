@@ -1,0 +1,130 @@
+"""Factories for every model of the core. Tenant models are created with scopes disabled."""
+
+from __future__ import annotations
+
+import factory
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
+from advocacy.models import (
+    ActivityEvent,
+    Advocate,
+    EventKind,
+    ImportJob,
+    Membership,
+    Role,
+    StaffInvitation,
+    Stage,
+    Tag,
+    User,
+    Workspace,
+    hash_token,
+)
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class ScopedFactory(DjangoModelFactory):
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _get_manager(cls, model_class):
+        manager = super()._get_manager(model_class)
+        return manager.with_scopes_disabled() if hasattr(manager, "with_scopes_disabled") else manager
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    first_name = "Test"
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def verified(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+            from allauth.account.models import EmailAddress
+
+            EmailAddress.objects.get_or_create(user=obj, email=obj.email, defaults={"verified": True, "primary": True})
+
+
+class WorkspaceFactory(DjangoModelFactory):
+    class Meta:
+        model = Workspace
+
+    slug = factory.Sequence(lambda n: f"ws{n}")
+    name = factory.Sequence(lambda n: f"Workspace {n}")
+
+
+class MembershipFactory(DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.MANAGER
+
+
+class TagFactory(ScopedFactory):
+    class Meta:
+        model = Tag
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"tag{n}")
+
+
+class AdvocateFactory(ScopedFactory):
+    class Meta:
+        model = Advocate
+        skip_postgeneration_save = True
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Advocate {n}")
+    email = factory.Sequence(lambda n: f"advocate{n}@customer.example")
+    company = "Customer Inc"
+    stage = Stage.ACTIVE
+    external_id = None
+
+    @factory.post_generation
+    def tags(obj, create, extracted, **kwargs):
+        if create and extracted:
+            from advocacy.scoping import workspace_scope
+            from advocacy.services.advocates import set_tags
+
+            with workspace_scope(obj.workspace):
+                set_tags(workspace=obj.workspace, advocates=[obj], names=extracted, mode="add", actor=None)
+
+
+class ActivityEventFactory(ScopedFactory):
+    class Meta:
+        model = ActivityEvent
+
+    advocate = factory.SubFactory(AdvocateFactory)
+    workspace = factory.SelfAttribute("advocate.workspace")
+    kind = EventKind.EMAIL_OPEN
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class ImportJobFactory(ScopedFactory):
+    class Meta:
+        model = ImportJob
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    filename = "people.csv"
+    content = "email,name\nimported@example.com,Imported Person\n"
+    total_rows = 1
+    valid_rows = 1
+
+
+class StaffInvitationFactory(DjangoModelFactory):
+    class Meta:
+        model = StaffInvitation
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Role.MANAGER
+    token_hash = factory.Sequence(lambda n: hash_token(f"token-{n}"))
