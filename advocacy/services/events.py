@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -158,10 +158,21 @@ def _touch_last_activity(workspace: Workspace, events: list[ActivityEvent]) -> N
             latest[event.advocate_id] = event.occurred_at
     if not latest:
         return
-    newest = Case(
-        *[When(pk=pk, then=Value(at)) for pk, at in latest.items()],
-        output_field=DateTimeField(),
-    )
-    Advocate.objects.filter(workspace=workspace, pk__in=latest).update(
+    ids, times = list(latest), list(latest.values())
+    if connection.vendor == "postgresql":
+        # One statement, two array parameters: cheap to build for a 1,000-item batch.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {Advocate._meta.db_table} AS a
+                   SET last_activity_at = GREATEST(COALESCE(a.last_activity_at, v.at), v.at)
+                  FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at)
+                 WHERE a.id = v.id AND a.workspace_id = %s
+                """,
+                [ids, times, workspace.pk],
+            )
+        return
+    newest = Case(*[When(pk=pk, then=Value(at)) for pk, at in latest.items()], output_field=DateTimeField())
+    Advocate.objects.filter(workspace=workspace, pk__in=ids).update(
         last_activity_at=Greatest(Coalesce(F("last_activity_at"), newest), newest)
     )
