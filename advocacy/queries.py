@@ -55,6 +55,13 @@ class AdvocateFilter(django_filters.FilterSet):
         model = Advocate
         fields = ["q", "stage", "type", "tag", "motivation", "expressiveness", "email", "external_id", "updated_since", "sort"]
 
+    def __init__(self, data=None, *args, **kwargs):
+        # The page's "Any" stage sends `stage=`; an empty value is no filter, not an error.
+        if data is not None and hasattr(data, "setlist") and "stage" in data:
+            data = data.copy()
+            data.setlist("stage", [v for v in data.getlist("stage") if v.strip()])
+        super().__init__(data, *args, **kwargs)
+
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
         if not value:
