@@ -197,6 +197,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Advocacy API",
+    "DEFAULT_GENERATOR_CLASS": "advocacy.api.schema.UnscopedSchemaGenerator",
     "DESCRIPTION": (
         "REST API of the customer advocacy platform. Authenticate with "
         "`Authorization: Bearer <api key>`. Errors are JSON: "

@@ -1,6 +1,9 @@
-"""Schema post-processing: document the shared error shape on every operation."""
+"""Schema generation outside any workspace, and post-processing: document the shared
+error shape on every operation."""
 
 from __future__ import annotations
+
+from drf_spectacular.generators import SchemaGenerator
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -50,3 +53,15 @@ def add_error_responses(result, generator, request, public):
                     "content": {"application/json": {"schema": ref}},
                 }
     return result
+
+
+class UnscopedSchemaGenerator(SchemaGenerator):
+    """Builds the schema outside any workspace: django-filter resolves filter fields with
+    ``Model._default_manager.all()``, which the fail-closed scoped managers refuse when no
+    scope is open (it broke /api/schema/ and ``check --deploy``). No rows are read."""
+
+    def get_schema(self, request=None, public=False):
+        from django_scopes import scopes_disabled
+
+        with scopes_disabled():
+            return super().get_schema(request=request, public=public)
