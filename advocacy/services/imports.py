@@ -74,6 +74,8 @@ class ParsedFile:
 def decode_upload(raw: bytes) -> str:
     if len(raw) > settings.IMPORT_MAX_BYTES:
         raise ValidationFailed(f"The file is larger than {settings.IMPORT_MAX_BYTES // (1024 * 1024)} MB; split it into smaller files.", code="file_too_large")
+    if b"\x00" in raw[:65536]:  # text CSV never holds NUL bytes; images, zips and UTF-16 do
+        raise ValidationFailed("This is not a CSV text file; save it as “CSV UTF-8” and try again.", code="not_csv")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)
@@ -151,8 +153,10 @@ def parse_csv(text: str) -> ParsedFile:
         raise ValidationFailed(f"Line 1 could not be read as CSV: {exc}.", code="bad_csv") from None
     columns = [_header(h) for h in header]
     if "email" not in columns and "external_id" not in columns:
+        found = ", ".join(h for h in header if h)
+        found = found if len(found) <= 200 else found[:200] + "…"
         raise ValidationFailed(
-            "The header row needs an “email” column (or “external_id”). Found: " + ", ".join(h for h in header if h) + ".",
+            "The header row needs an “email” column (or “external_id”). Found: " + found + ".",
             code="missing_email_column",
         )
     ignored = sorted({h for h, c in zip(header, columns, strict=True) if c not in COLUMNS and h.strip()})
@@ -161,18 +165,17 @@ def parse_csv(text: str) -> ParsedFile:
     seen_email: dict[str, int] = {}
     seen_external: dict[str, int] = {}
     total = 0
-    line = 1
     while True:
+        # A record with quoted line breaks spans several physical lines: report the first.
+        line = reader.line_num + 1
         try:
             cells_list = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            line = reader.line_num
             total += 1
             errors.append({"line": line, "reason": f"could not be read as CSV ({exc})"})
             continue
-        line = reader.line_num
         if not any(c.strip() for c in cells_list):
             continue
         total += 1
