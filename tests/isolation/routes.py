@@ -1,0 +1,326 @@
+"""The isolation suite's map of the site: every URL pattern, found by walking the resolver,
+and how to build a value for every URL keyword argument.
+
+Nothing here lists routes by hand. ``all_routes()`` walks ``get_resolver()`` (through every
+``include``) and sorts each pattern into an area:
+
+- ``manager``  under ``/w/<slug>/``       (staff pages of one workspace)
+- ``portal``   under ``/portal/<slug>/``  (the member portal of one workspace)
+- ``api``      under ``/api/v1/``         (must come from a viewset in the router's registry)
+- ``admin``    the operator's Django admin (namespace ``admin``)
+- ``accounts`` allauth's sign-in pages
+- ``public``   everything else, which must be listed in ``PUBLIC_ROUTES`` with a reason
+
+A new route is then covered by the rules in tests/isolation/test_*.py automatically. What
+a new route may need is a line in ``KWARGS`` (how to build its URL keyword arguments; an
+object id is built as an object *of the workspace under test*, so the rules can hand one
+workspace's pages another workspace's ids) or, for the API, in ``API_OBJECTS``. A route
+whose keyword argument is not registered fails the suite with a message that says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.resolvers import RegexPattern, RoutePattern
+
+from advocacy.models import (
+    OutboxMessage,
+    Role,
+    hash_token,
+)
+from advocacy.services.workspaces import create_api_key
+from tests.factories import (
+    ActivityEventFactory,
+    AdvocateFactory,
+    ImportJobFactory,
+    MembershipFactory,
+    StaffInvitationFactory,
+)
+
+REGISTRY_FILE = "tests/isolation/routes.py"
+
+MANAGER_PREFIX = "w/<slug:slug>/"
+PORTAL_PREFIX = "portal/<slug:slug>/"
+API_PREFIX = "api/v1/"
+
+# ---------------------------------------------------------------------------------------
+# How to build each URL keyword argument
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kwarg:
+    """How to build one URL keyword argument.
+
+    ``build(tenant)`` returns a value for the workspace ``tenant`` (a tests.conftest.Tenant):
+    for a tenant object it *creates the object in that workspace* and returns its id.
+    ``tenant_object`` marks ids of a workspace's rows: those are the ones the rules swap for
+    another workspace's. ``missing`` is a well-formed value that matches nothing.
+    """
+
+    build: Callable[[Any], Any]
+    tenant_object: bool = False
+    missing: Any = 2_000_000_000
+
+
+def value(v: Any) -> Kwarg:
+    return Kwarg(build=lambda tenant: v, missing=v)
+
+
+def tenant_object(build: Callable[[Any], Any], missing: Any = 2_000_000_000) -> Kwarg:
+    return Kwarg(build=build, tenant_object=True, missing=missing)
+
+
+def _staff_invitation_token(tenant) -> str:
+    token = f"isolation-token-{tenant.workspace.slug}"
+    StaffInvitationFactory(workspace=tenant.workspace, token_hash=hash_token(token))
+    return token
+
+
+def _outbox_message(tenant) -> str:
+    return str(OutboxMessage.objects.create(to=f"someone@{tenant.workspace.slug}.example", subject="Hello", body="Hi").pk)
+
+
+# The workspace slug is not built: each rule chooses whose workspace the URL names.
+SLUG = "slug"
+
+# Keys are tried from the most specific: "<route name>:<kwarg>", "<area>:<kwarg>", "<kwarg>".
+KWARGS: dict[str, Kwarg] = {
+    # manager pages
+    "advocate_id": tenant_object(lambda t: AdvocateFactory(workspace=t.workspace).pk),
+    "import_id": tenant_object(lambda t: ImportJobFactory(workspace=t.workspace).pk),
+    "membership_id": tenant_object(lambda t: MembershipFactory(workspace=t.workspace, role=Role.MANAGER).pk),
+    "invitation_id": tenant_object(lambda t: StaffInvitationFactory(workspace=t.workspace).pk),
+    "key_id": tenant_object(lambda t: create_api_key(workspace=t.workspace, name="isolation key").api_key.pk),
+    # portal
+    "portal_stage:action": value("pause"),
+    # API (router format suffixes: /api/v1/advocates.json)
+    "api:format": value("json"),
+    # public pages
+    "staff_invitation:token": tenant_object(_staff_invitation_token, missing="no-such-token"),
+    "outbox_message:message_id": Kwarg(build=_outbox_message, missing="00000000-0000-0000-0000-000000000000"),
+    # allauth (third-party; its keys are signed or random)
+    "accounts:key": value("no-such-key"),
+    "accounts:uidb36": value("0"),
+    # the operator's admin (staff only; these values never reach a model lookup)
+    "admin:object_id": value("1"),
+    "admin:content_type_id": value("1"),
+    "admin:id": value("1"),
+    "admin:app_label": value("advocacy"),
+    "admin:url": value("no-such-page/"),
+}
+
+# Primary keys of the API's resources, by router basename: create one in the tenant.
+API_OBJECTS: dict[str, Callable[[Any], int]] = {
+    "advocate": lambda t: AdvocateFactory(workspace=t.workspace).pk,
+    "event": lambda t: ActivityEventFactory(advocate=AdvocateFactory(workspace=t.workspace)).pk,
+}
+
+# Routes outside /w/, /portal/ and /api/v1/ that are not the admin's or allauth's, each
+# with why it is not a workspace's page. Keyed by route name (or pattern when unnamed).
+PUBLIC_ROUTES: dict[str, str] = {
+    "": "redirects to /w/",
+    "workspace_index": "lists the signed-in user's own memberships",
+    "workspace_new": "creates a new workspace owned by the signed-in user",
+    "api_schema": "the OpenAPI document: no data",
+    "api_docs": "Swagger UI: no data",
+    "^api/": "JSON 404 for unknown API paths",
+    "staff_invitation": "the token is the credential; it names one invitation",
+    "outbox": "the demo's mailbox (only with the outbox mail backend)",
+    "outbox_message": "one mail of the demo's mailbox",
+    "healthz": "liveness probe",
+}
+
+# ---------------------------------------------------------------------------------------
+# Walking the resolver
+# ---------------------------------------------------------------------------------------
+
+_ROUTE_PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<parameter>[^>]+)>")
+_REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?:[^()]|\([^()]*\))*\)")
+
+
+@dataclass(frozen=True)
+class Route:
+    pieces: tuple[Any, ...]  # the pattern objects from the root to the leaf
+    name: str | None
+    namespace: str | None
+    callback: Any
+    kwargs: tuple[str, ...] = field(default=())
+
+    @property
+    def pattern(self) -> str:
+        return "".join(str(p) for p in self.pieces)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.pattern
+
+    @property
+    def qualified_name(self) -> str | None:
+        return f"{self.namespace}:{self.name}" if self.namespace and self.name else self.name
+
+    @property
+    def view_class(self) -> type | None:
+        return getattr(self.callback, "view_class", None) or getattr(self.callback, "cls", None)
+
+    @property
+    def area(self) -> str:
+        pattern = self.pattern
+        if pattern.startswith(MANAGER_PREFIX):
+            return "manager"
+        if pattern.startswith(PORTAL_PREFIX):
+            return "portal"
+        if pattern.startswith(API_PREFIX):
+            return "api"
+        if self.namespace == "admin":
+            return "admin"
+        if getattr(self.callback, "__module__", "").startswith("allauth."):
+            return "accounts"
+        return "public"
+
+    def handles(self, method: str) -> bool:
+        """Whether the view has a handler for ``method`` (otherwise Django answers 405)."""
+        cls = self.view_class
+        if cls is None:
+            return True
+        actions = getattr(self.callback, "actions", None)
+        if actions is not None:  # a DRF viewset bound to {method: action}
+            return method.lower() in actions
+        return hasattr(cls, method.lower()) and method.lower() in cls.http_method_names
+
+    def __str__(self) -> str:
+        return f"{self.label} (/{self.pattern})"
+
+
+def _piece_kwargs(piece) -> list[str]:
+    if isinstance(piece, RoutePattern):
+        return [m.group("parameter") for m in _ROUTE_PARAM.finditer(str(piece))]
+    if isinstance(piece, RegexPattern):
+        return list(piece.regex.groupindex)
+    return []
+
+
+def walk(patterns, pieces: tuple = (), namespace: str | None = None) -> list[Route]:
+    routes = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            routes += walk(p.url_patterns, (*pieces, p.pattern), p.namespace or namespace)
+        elif isinstance(p, URLPattern):
+            all_pieces = (*pieces, p.pattern)
+            kwargs = tuple(k for piece in all_pieces for k in _piece_kwargs(piece))
+            routes.append(Route(pieces=all_pieces, name=p.name, namespace=namespace, callback=p.callback, kwargs=kwargs))
+    return routes
+
+
+def all_routes() -> list[Route]:
+    return walk(get_resolver().url_patterns)
+
+
+def routes_in(area: str) -> list[Route]:
+    return [r for r in all_routes() if r.area == area]
+
+
+# ---------------------------------------------------------------------------------------
+# Building URLs
+# ---------------------------------------------------------------------------------------
+
+
+class Unregistered(LookupError):
+    pass
+
+
+def spec_for(route: Route, kwarg: str) -> Kwarg:
+    for key in (f"{route.name}:{kwarg}", f"{route.area}:{kwarg}", kwarg):
+        if key in KWARGS:
+            return KWARGS[key]
+    raise Unregistered(
+        f"register how to build {kwarg!r} for {route.label} (/{route.pattern}) in {REGISTRY_FILE} "
+        f"(KWARGS[{kwarg!r}] or KWARGS['{route.name or route.area}:{kwarg}']; an object id is built "
+        "by a factory that creates the object in the given workspace)"
+    )
+
+
+def missing_kwargs(route: Route) -> list[str]:
+    problems = []
+    for kwarg in route.kwargs:
+        if kwarg == SLUG and route.area in ("manager", "portal"):
+            continue
+        if route.area == "api" and kwarg == "pk":
+            continue  # built per viewset from API_OBJECTS
+        try:
+            spec_for(route, kwarg)
+        except Unregistered as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def takes_object_ids(route: Route) -> bool:
+    """Whether the route has a keyword argument that is the id of a workspace's row (an
+    unregistered one counts, so that its test runs and fails asking for a builder)."""
+    for kwarg in route.kwargs:
+        if kwarg == SLUG:
+            continue
+        try:
+            if spec_for(route, kwarg).tenant_object:
+                return True
+        except Unregistered:
+            return True
+    return False
+
+
+def build_kwargs(route: Route, *, slug: str | None = None, objects_of=None, values_of=None, missing: bool = False) -> dict[str, Any]:
+    """Values for every keyword argument of ``route``.
+
+    ``slug`` names the workspace in the URL; tenant objects are created in ``objects_of``;
+    other values come from ``values_of`` (defaults to ``objects_of``). With ``missing``,
+    tenant objects get an id that matches no row.
+    """
+    import pytest
+
+    values_of = values_of if values_of is not None else objects_of
+    built: dict[str, Any] = {}
+    for kwarg in route.kwargs:
+        if kwarg == SLUG and route.area in ("manager", "portal"):
+            built[kwarg] = slug
+            continue
+        try:
+            spec = spec_for(route, kwarg)
+        except Unregistered as exc:
+            pytest.fail(str(exc), pytrace=False)
+        if spec.tenant_object:
+            built[kwarg] = spec.missing if missing else spec.build(objects_of)
+        else:
+            built[kwarg] = spec.build(values_of)
+    return built
+
+
+def path_for(route: Route, kwargs: dict[str, Any]) -> str:
+    """The concrete path of ``route`` with ``kwargs``, checked by resolving it back."""
+    import pytest
+
+    parts = []
+    for piece in route.pieces:
+        text = str(piece)
+        if isinstance(piece, RoutePattern):
+            text = _ROUTE_PARAM.sub(lambda m: str(kwargs[m.group("parameter")]), text)
+        else:
+            text = text.removeprefix("^").removesuffix("$").removesuffix("\\Z")
+            text = _REGEX_GROUP.sub(lambda m: str(kwargs[m.group("name")]), text)
+            text = text.replace("/?", "/").replace("\\.", ".").replace("\\-", "-")
+        parts.append(text)
+    path = "/" + "".join(parts)
+    if re.search(r"[\\()\[\]{}*+?|^$]", path):
+        pytest.fail(f"cannot turn /{route.pattern} into a path (got {path!r}); extend path_for in {REGISTRY_FILE}", pytrace=False)
+    match = resolve(path)
+    if match.func is not route.callback:
+        pytest.fail(f"{path} resolves to {match.view_name or match.route}, not to {route}", pytrace=False)
+    return path
+
+
+def param_id(route: Route) -> str:
+    return route.qualified_name or route.pattern or "root"
