@@ -8,6 +8,7 @@ import json
 from urllib.parse import quote
 
 from allauth.account.internal.flows.login_by_code import LoginCodeVerificationProcess
+from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpResponse
@@ -46,6 +47,11 @@ class PortalLoginView(PortalView):
         if not form.is_valid():
             return TemplateResponse(request, "portal/login.html", self.get_context_data(form=form, next=self.next_url()), status=400)
         email = form.cleaned_data["email"].strip().lower()
+        # allauth's own limit on code requests ("request_login_code"), which its form applies
+        # and this view must too: otherwise anyone could flood an advocate with emails.
+        if not ratelimit.consume(request, action="request_login_code", key=email):
+            form.add_error("email", "Too many sign-in codes were asked for; wait a minute and try again.")
+            return TemplateResponse(request, "portal/login.html", self.get_context_data(form=form, next=self.next_url()), status=429)
         advocate = (
             Advocate.objects.filter(email=email, erased_at__isnull=True)
             .exclude(stage=Stage.OPTED_OUT).select_related("user").first()

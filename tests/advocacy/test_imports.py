@@ -28,6 +28,11 @@ from advocacy.services.imports import (
 from ..factories import AdvocateFactory
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def csv_text(*lines: str) -> str:
     return "\n".join(lines) + "\n"
 
