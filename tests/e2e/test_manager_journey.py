@@ -58,6 +58,7 @@ def test_manager_finds_advocates_and_imports_a_csv_with_bad_lines_reported(
 
     # Sign in with email and password.
     page.goto("/accounts/login/")
+    snap("login")
     page.fill("input[name=login]", manager.email)
     page.fill("input[name=password]", PASSWORD)
     page.locator("form button[type=submit]").first.click()
