@@ -151,6 +151,16 @@ def test_failed_logins_are_rate_limited_per_ip_across_accounts(client, tenant_a)
         assert login(client, tenant_a.owner.email, PASSWORD).status_code == 302
 
 
+def test_login_posts_beyond_30_a_minute_from_one_ip_answer_429(client, tenant_a):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        for _ in range(30):
+            assert login(client, tenant_a.manager.email, "wrong-password").status_code == 200
+        assert login(client, tenant_a.owner.email, PASSWORD).status_code == 429
+        assert signed_in_user_id(client) is None
+        traveller.shift(timedelta(seconds=61))
+        assert login(client, tenant_a.owner.email, PASSWORD).status_code == 302
+
+
 def test_successful_login_does_not_use_up_the_failure_budget(client, tenant_a):
     email = tenant_a.manager.email
     with time_machine.travel(timezone.now(), tick=False):
@@ -240,6 +250,20 @@ def test_advocate_signs_in_with_emailed_code(client, tenant_a, django_capture_on
     home = client.get(signed_in.url)
     assert home.status_code == 200
     assert tenant_a.advocate.name in home.content.decode()
+
+
+@pytest.mark.parametrize(("next_url", "lands_on"), [
+    ("/portal/alpha/preferences/", "/portal/alpha/preferences/"),
+    ("https://evil.example/", "/portal/alpha/"),
+    ("/portal/beta/", "/portal/alpha/"),
+    ("/w/alpha/", "/portal/alpha/"),
+])
+def test_sign_in_follows_only_a_next_url_inside_the_portal(client, tenant_a, django_capture_on_commit_callbacks, next_url, lands_on):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("portal_login", args=["alpha"]), {"email": tenant_a.advocate.email, "next": next_url})
+    [code] = codes_sent(tenant_a.advocate.email)
+    signed_in = client.post(response.url, {"code": code})
+    assert signed_in.url == lands_on
 
 
 def test_wrong_code_is_refused(client, tenant_a, django_capture_on_commit_callbacks):

@@ -660,3 +660,40 @@ def test_empty_or_headerless_upload_gets_a_form_error(client, tenant_a, data, ex
     response = upload_file(client, tenant_a.workspace.slug, data)
     assert response.status_code == 400
     assert expected in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_crash_mid_import_marks_the_job_failed_and_keeps_finished_chunks(client, tenant_a, django_capture_on_commit_callbacks):
+    real_apply_chunk = imports._apply_chunk
+    calls = []
+
+    def crash_on_second_chunk(job_, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return real_apply_chunk(job_, rows)
+
+    with workspace_scope(tenant_a.workspace):
+        job = start_import(workspace=tenant_a.workspace, actor=tenant_a.manager, filename="big.csv", raw=thousand_rows()).job
+        with mock.patch.object(imports, "_apply_chunk", side_effect=crash_on_second_chunk), \
+                pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+            confirm_import(job=job, actor=tenant_a.manager)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert job.failure == "database went away"
+    assert (job.processed_rows, job.created_count) == (500, 500)
+    with scopes_disabled():
+        assert Advocate.objects.filter(email__endswith="@bulk.example").count() == 500
+    client.force_login(tenant_a.manager)
+    page = client.get(reverse("import_detail", args=[tenant_a.workspace.slug, job.pk])).content.decode()
+    assert "The import failed: database went away." in page
+    assert client.get(reverse("import_progress", args=[tenant_a.workspace.slug, job.pk])).json()["finished"] is True
+
+    # uploading the file again finishes the job: the first 500 are matched, not duplicated
+    with workspace_scope(tenant_a.workspace):
+        again = start_import(workspace=tenant_a.workspace, actor=tenant_a.manager, filename="big.csv", raw=thousand_rows())
+        assert (again.to_create, again.to_update) == (497, 500)
+        with django_capture_on_commit_callbacks(execute=True):
+            confirm_import(job=again.job, actor=tenant_a.manager)
+    again.job.refresh_from_db()
+    assert (again.job.status, again.job.created_count, again.job.updated_count) == (ImportStatus.DONE, 497, 500)
