@@ -139,8 +139,9 @@ class AdvocateExportView(ManagerView):
         def rows_as_csv():
             for a in rows.iterator(chunk_size=2000):
                 yield writer.writerow([
-                    a.pk, a.email, a.name, a.company, a.title, a.type, a.external_id or "", a.stage,
-                    ";".join(t.name for t in a.tags.all()), a.motivation, a.expressiveness,
+                    a.pk, _csv_text(a.email), _csv_text(a.name), _csv_text(a.company), _csv_text(a.title), a.type,
+                    _csv_text(a.external_id or ""), a.stage,
+                    _csv_text(";".join(t.name for t in a.tags.all())), a.motivation, a.expressiveness,
                     a.customer_since or "", a.renewal_date or "", a.score, a.points_balance,
                     a.last_activity_at.isoformat() if a.last_activity_at else "", a.created_at.isoformat(),
                 ])
@@ -153,6 +154,12 @@ class AdvocateExportView(ManagerView):
 class _Echo:
     def write(self, value):
         return value
+
+
+def _csv_text(value: str) -> str:
+    """Text typed by people or integrations, made inert for spreadsheets: a cell starting
+    with = + - @ (or a tab or carriage return) would run as a formula (CSV injection)."""
+    return "'" + value if value and value[0] in "=+-@\t\r" else value
 
 
 class AdvocateCreateView(ManagerView):
