@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import F, Q, QuerySet
 
 from .models import (
     ActivityEvent,
     Advocate,
     AdvocateType,
     AuditLog,
+    EventKind,
     Expressiveness,
     Motivation,
     Stage,
@@ -26,12 +28,31 @@ ADVOCATE_ORDERINGS = {
     "-email": ("-email",),
     "score": ("score", "id"),
     "-score": ("-score", "id"),
-    "last_activity": ("last_activity_at", "id"),
-    "-last_activity": ("-last_activity_at", "-id"),
+    # Never-active people sort last both ways (Postgres would put NULLs first when descending).
+    "last_activity": (F("last_activity_at").asc(nulls_last=True), "id"),
+    "-last_activity": (F("last_activity_at").desc(nulls_last=True), "-id"),
     "created": ("created_at", "id"),
     "-created": ("-created_at", "-id"),
     "stage": ("stage", "name", "id"),
 }
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC. An offset Postgres refuses (beyond ±15:59, e.g.
+    -19:03) or an instant outside the years 1 to 9999 in UTC is a 400, not a 500."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Enter a date-time between the years 1 and 9999.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class AdvocateFilter(django_filters.FilterSet):
@@ -45,7 +66,7 @@ class AdvocateFilter(django_filters.FilterSet):
     expressiveness = django_filters.ChoiceFilter(choices=Expressiveness.choices)
     email = django_filters.CharFilter(field_name="email", lookup_expr="iexact", max_length=254)
     external_id = django_filters.CharFilter(field_name="external_id", max_length=100)
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     sort = django_filters.ChoiceFilter(
         method="order", label="Sort", empty_label=None,
         choices=[(k, k) for k in ADVOCATE_ORDERINGS],
@@ -75,6 +96,20 @@ class AdvocateFilter(django_filters.FilterSet):
 
     def order(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.order_by(*ADVOCATE_ORDERINGS.get(value, ("name", "id")))
+
+
+class EventFilter(django_filters.FilterSet):
+    """Filters of the API's event list."""
+
+    # A callable: the queryset is built per request, inside the workspace's scope.
+    advocate = django_filters.ModelChoiceFilter(queryset=lambda request: Advocate.objects.all())
+    kind = django_filters.ChoiceFilter(choices=EventKind.choices)
+    occurred_at__gte = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_at__lt = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = ActivityEvent
+        fields = ["advocate", "kind", "occurred_at__gte", "occurred_at__lt"]
 
 
 def advocate_list(queryset: QuerySet) -> QuerySet:

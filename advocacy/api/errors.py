@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -88,6 +89,9 @@ def exception_handler(exc, context):
 
 
 def json_error_view(status_code: int, message: str):
+    # CSRF-exempt: the API has no cookies to protect; without this a POST/PATCH/DELETE to an
+    # unknown /api/ path answered Django's 403 CSRF page (HTML) instead of this JSON.
+    @csrf_exempt
     def view(request, exception=None, *args, **kwargs):
         return JsonResponse(error_body(status_code, message), status=status_code)
 

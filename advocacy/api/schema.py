@@ -38,6 +38,12 @@ def add_error_responses(result, generator, request, public):
     ref = {"$ref": "#/components/schemas/Error"}
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            if "security" in operation:  # the auth extension and SECURITY both add ApiKey: list it once
+                unique = []
+                for requirement in operation["security"]:
+                    if requirement not in unique:
+                        unique.append(requirement)
+                operation["security"] = unique
             responses = operation.setdefault("responses", {})
             codes = ["400", "401", "429"]
             if "{" in path:

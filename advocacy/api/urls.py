@@ -6,8 +6,13 @@ from .views import AdvocateViewSet, EventViewSet
 
 
 class Router(DefaultRouter):
+    """Trailing slash optional: /api/v1/advocates/5 and /api/v1/advocates/5/ both answer."""
+
     include_root_view = False
-    trailing_slash = "/?"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trailing_slash = "/?"  # SimpleRouter.__init__ overwrites a class attribute
 
 
 router = Router()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -14,7 +15,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from ..models import ActivityEvent, Advocate, EventKind, Stage
-from ..queries import AdvocateFilter, advocate_list
+from ..queries import AdvocateFilter, EventFilter, advocate_list
 from ..services import advocates as advocate_services
 from ..services.events import MAX_BATCH, record_events
 from .base import CrudViewSet, WorkspaceViewSet, idempotent
@@ -77,9 +78,10 @@ class AdvocateViewSet(CrudViewSet):
         data = dict(serializer.validated_data)
         tags = data.pop("tags", None)
         stage = data.pop("stage", None)
-        advocate = advocate_services.update_advocate(advocate=serializer.instance, actor=self.request.auth, data=data, tags=tags)
-        if stage is not None:
-            advocate = advocate_services.change_stage(advocate=advocate, stage=stage, actor=self.request.auth)
+        with transaction.atomic():  # a refused stage change must not leave the other fields changed
+            advocate = advocate_services.update_advocate(advocate=serializer.instance, actor=self.request.auth, data=data, tags=tags)
+            if stage is not None:
+                advocate = advocate_services.change_stage(advocate=advocate, stage=stage, actor=self.request.auth)
         serializer.instance = self.get_queryset().get(pk=advocate.pk)
 
     @extend_schema(
@@ -128,7 +130,7 @@ class EventViewSet(mixins.ListModelMixin, WorkspaceViewSet):
 
     model = ActivityEvent
     serializer_class = EventSerializer
-    filterset_fields = {"advocate": ["exact"], "kind": ["exact"], "occurred_at": ["gte", "lt"]}
+    filterset_class = EventFilter
 
     def scope_queryset(self, queryset):
         return queryset.order_by("-occurred_at", "-id")

@@ -5,7 +5,7 @@ without creating duplicates."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..models import ActivityEvent, Advocate, EventKind, Workspace
 MAX_BATCH = 1000
 MAX_PROPERTIES_BYTES = 8 * 1024
 MAX_VALUE = Decimal("999999999999.99")
+EARLIEST_OCCURRED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class EventBatchInvalid(ValidationFailed):
@@ -65,15 +66,25 @@ def _validate_item(raw: Any, now: datetime) -> tuple[dict[str, Any] | None, dict
     if occurred in (None, ""):
         item["occurred_at"] = now
     else:
-        parsed = parse_datetime(occurred) if isinstance(occurred, str) else None
+        try:  # well-formed but impossible dates (Feb 30, hour 25, offset +25:00) raise ValueError
+            parsed = parse_datetime(occurred) if isinstance(occurred, str) else None
+        except ValueError:
+            parsed = None
         if parsed is None:
             errors["occurred_at"] = ["Use an ISO 8601 date-time, e.g. 2026-05-01T12:00:00Z."]
         else:
             if timezone.is_naive(parsed):
-                parsed = timezone.make_aware(parsed, timezone.UTC)
-            if parsed > now + timezone.timedelta(days=1):
-                errors["occurred_at"] = ["Must not be in the future."]
-            item["occurred_at"] = parsed
+                parsed = timezone.make_aware(parsed, UTC)
+            try:  # Postgres refuses offsets beyond ±15:59 (Python allows up to ±23:59)
+                parsed = parsed.astimezone(UTC)
+            except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the year 1 in UTC
+                errors["occurred_at"] = ["Must not be before 1970."]
+            else:
+                if parsed > now + timedelta(days=1):
+                    errors["occurred_at"] = ["Must not be in the future."]
+                elif parsed < EARLIEST_OCCURRED_AT:  # also keeps UTC within the years Python can read back
+                    errors["occurred_at"] = ["Must not be before 1970."]
+                item["occurred_at"] = parsed
 
     value = raw.get("value")
     if value is None or value == "":
