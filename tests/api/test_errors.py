@@ -291,3 +291,24 @@ def test_other_tenants_key_cannot_see_new_advocate(api_a, tenant_b):
 def test_factory_advocate_in_b_is_invisible_in_a_list(api_a, tenant_b):
     AdvocateFactory(workspace=tenant_b.workspace, email="only-b@x.com")
     assert api_a.get(f"{ADVOCATES}?q=only-b").json()["count"] == 0
+
+
+# --- 429 ------------------------------------------------------------------------------------
+
+
+def test_rate_limit_is_429_json_per_key(api_a, tenant_b, monkeypatch):
+    from advocacy.api.auth import ApiKeyRateThrottle
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "rate", "2/min", raising=False)
+    assert api_a.get(ADVOCATES).status_code == 200
+    assert api_a.get(ADVOCATES).status_code == 200
+    response = api_a.get(ADVOCATES)
+    error = error_of(response, 429, "rate_limited")
+    assert error["retry_after"] > 0
+    assert int(response["Retry-After"]) > 0
+    assert tenant_b.api().get(ADVOCATES).status_code == 200  # another key has its own budget
+
+
+def test_empty_body_on_create_is_400_email_required(api_a):
+    error = error_of(api_a.post(ADVOCATES, content_type="application/json"), 400, "validation_error")
+    assert "email" in error["fields"]
