@@ -26,6 +26,12 @@ def _eager_celery():
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """The tenant fixtures create eight users; a real hasher would dominate the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     cache.clear()
     yield

@@ -11,14 +11,14 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..errors import Conflict, ValidationFailed
@@ -53,6 +53,7 @@ COLUMNS = {
 HEADER_ALIASES = {"e-mail": "email", "email address": "email", "full name": "name", "id": "external_id", "crm id": "external_id"}
 UPDATABLE = ["name", "company", "title", "type", "customer_since", "renewal_date", "motivation", "expressiveness"]
 CHUNK = 500
+RUNNING_LEASE = timedelta(minutes=15)  # far above the time of one chunk
 MAX_ROWS = 100_000
 
 
@@ -259,9 +260,15 @@ def cancel_import(*, job: ImportJob) -> None:
 
 def apply_import(*, job_id: int) -> None:
     """Upsert the rows of a queued import, chunk by chunk. Safe to run twice: only a
-    queued job is claimed, and each chunk is an upsert keyed on email or external id."""
-    if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now()
+    queued job is claimed, and each chunk is an upsert keyed on email or external id.
+
+    A job left ``running`` by a worker that died (its task is redelivered, acks_late) is
+    claimed again once its lease is stale; it starts over, and rows it already wrote are
+    matched and updated rather than duplicated."""
+    now = timezone.now()
+    claimable = Q(status=ImportStatus.QUEUED) | Q(status=ImportStatus.RUNNING, started_at__lt=now - RUNNING_LEASE)
+    if not ImportJob.objects.filter(claimable, pk=job_id).update(
+        status=ImportStatus.RUNNING, started_at=now, processed_rows=0, created_count=0, updated_count=0
     ):
         return
     job = ImportJob.objects.select_related("workspace").get(pk=job_id)

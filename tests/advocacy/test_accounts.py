@@ -27,10 +27,6 @@ CODE = re.compile(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.MULTILINE)
 TOO_MANY = "Too many failed login attempts. Try again later."
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def signed_in_user_id(client) -> int | None:
     value = client.session.get(SESSION_KEY)

@@ -31,10 +31,6 @@ from ..factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def run(*args, **options) -> tuple[str, str]:
     out, err = StringIO(), StringIO()

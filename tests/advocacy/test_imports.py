@@ -28,11 +28,6 @@ from advocacy.services.imports import (
 from ..factories import AdvocateFactory
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def csv_text(*lines: str) -> str:
     return "\n".join(lines) + "\n"
 
@@ -697,3 +692,28 @@ def test_a_crash_mid_import_marks_the_job_failed_and_keeps_finished_chunks(clien
             confirm_import(job=again.job, actor=tenant_a.manager)
     again.job.refresh_from_db()
     assert (again.job.status, again.job.created_count, again.job.updated_count) == (ImportStatus.DONE, 497, 500)
+
+
+def test_import_left_running_by_a_dead_worker_is_reclaimed_after_its_lease(tenant_a, no_scopes):
+    import time_machine
+    from django.utils import timezone
+
+    from advocacy.models import Advocate, ImportJob, ImportStatus
+    from advocacy.services.imports import apply_import
+
+    job = ImportJob.objects.create(
+        workspace=tenant_a.workspace, filename="x.csv", content="email\nr1@example.com\nr2@example.com\n",
+        total_rows=2, valid_rows=2, status=ImportStatus.RUNNING, started_at=timezone.now(),
+        processed_rows=1, created_count=1,
+    )
+    Advocate.objects.create(workspace=tenant_a.workspace, email="r1@example.com")
+    apply_import(job_id=job.pk)  # lease still fresh: another worker owns it
+    job.refresh_from_db()
+    assert job.status == ImportStatus.RUNNING
+
+    with time_machine.travel(timezone.now() + timezone.timedelta(minutes=16)):
+        apply_import(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE
+    assert (job.processed_rows, job.created_count, job.updated_count) == (2, 1, 1)
+    assert Advocate.objects.filter(workspace=tenant_a.workspace, email__startswith="r").count() == 2

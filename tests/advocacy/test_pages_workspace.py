@@ -17,10 +17,6 @@ from tests.factories import MembershipFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def url(name: str, tenant, *args) -> str:
     return reverse(name, args=[tenant.workspace.slug, *args])
