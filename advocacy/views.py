@@ -163,6 +163,8 @@ def _csv_text(value: str) -> str:
 
 
 class AdvocateCreateView(ManagerView):
+    read_role = Role.MANAGER  # a form a viewer could not submit is not shown to them
+
     def get(self, request):
         return TemplateResponse(request, "manager/advocates/form.html", self.get_context_data(form=AdvocateForm()))
 
@@ -204,6 +206,8 @@ class AdvocateDetailView(ManagerView):
 
 
 class AdvocateEditView(ManagerView):
+    read_role = Role.MANAGER  # a form a viewer could not submit is not shown to them
+
     def get(self, request, advocate_id: int):
         advocate = self.get_for_workspace(Advocate, pk=advocate_id)
         return TemplateResponse(request, "manager/advocates/form.html", self.get_context_data(form=AdvocateForm(instance=advocate), advocate=advocate))
@@ -248,6 +252,8 @@ class AdvocateDataExportView(ManagerView):
 
 
 class AdvocateEraseView(ManagerView):
+    read_role = Role.MANAGER  # a form a viewer could not submit is not shown to them
+
     def get(self, request, advocate_id: int):
         advocate = self.get_for_workspace(Advocate, pk=advocate_id)
         return TemplateResponse(request, "manager/advocates/erase.html", self.get_context_data(advocate=advocate))
@@ -293,6 +299,8 @@ class BulkTagView(ManagerView):
 
 
 class ImportView(ManagerView):
+    read_role = Role.MANAGER  # a form a viewer could not submit is not shown to them
+
     def get(self, request):
         context = self.get_context_data(
             form=ImportUploadForm(), columns=import_services.COLUMNS,
@@ -317,6 +325,8 @@ class ImportView(ManagerView):
 
 
 class ImportDetailView(ManagerView):
+    read_role = Role.MANAGER  # a form a viewer could not submit is not shown to them
+
     def get(self, request, import_id: int):
         job = self.get_for_workspace(ImportJob, pk=import_id)
         preview = import_services.preview(job) if job.status == ImportStatus.PREVIEW else None

@@ -584,10 +584,10 @@ def test_another_workspaces_import_is_404(client, tenant_a, tenant_b):
 
 
 @pytest.mark.django_db
-def test_viewer_cannot_upload_or_confirm(client, tenant_a):
+def test_viewer_cannot_open_the_upload_form_upload_or_confirm(client, tenant_a):
     slug = tenant_a.workspace.slug
     client.force_login(tenant_a.viewer)
-    assert client.get(reverse("advocate_import", args=[slug])).status_code == 200
+    assert client.get(reverse("advocate_import", args=[slug])).status_code == 403  # the upload form is not shown to viewers
     assert upload_file(client, slug, b"email\nviewer-made@example.com\n").status_code == 403
     with workspace_scope(tenant_a.workspace):
         job = start_import(workspace=tenant_a.workspace, actor=tenant_a.manager, filename="p.csv", raw=b"email\na@example.com\n").job

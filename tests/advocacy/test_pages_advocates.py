@@ -14,7 +14,6 @@ from tests.factories import ActivityEventFactory, AdvocateFactory
 pytestmark = pytest.mark.django_db
 
 
-
 def url(name: str, tenant, *args) -> str:
     return reverse(name, args=[tenant.workspace.slug, *args])
 
@@ -296,3 +295,11 @@ def test_an_erased_advocate_cannot_be_edited(client, tenant_a, no_scopes):
     assert "This advocate was erased and can no longer be changed." in response.content.decode()
     advocate.refresh_from_db()
     assert advocate.name == "Erased advocate"
+
+
+@pytest.mark.parametrize("name", ["advocate_create", "advocate_edit", "advocate_erase"])
+def test_viewer_is_not_shown_forms_they_could_not_submit(client, tenant_a, name):
+    client.force_login(tenant_a.viewer)
+    args = [] if name == "advocate_create" else [tenant_a.advocate.pk]
+    assert client.get(url(name, tenant_a, *args)).status_code == 403
+    assert client.get(url("advocate_detail", tenant_a, tenant_a.advocate.pk)).status_code == 200
