@@ -132,7 +132,7 @@ def advocate_timeline(advocate: Advocate, *, limit: int = 50) -> list[TimelineIt
     items = [
         TimelineItem(
             at=e.occurred_at, kind="event", title=e.get_kind_display(),
-            detail=(f"value {e.value}" if e.value is not None else "") + (" · " + _props(e.properties) if e.properties else ""),
+            detail=" · ".join(part for part in (f"value {e.value}" if e.value is not None else "", _props(e.properties)) if part),
         )
         for e in events
     ] + [

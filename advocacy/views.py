@@ -466,15 +466,20 @@ class ApiKeysView(ManagerView):
             form=form or ApiKeyForm(), new_key=new_key,
         )
 
+    SESSION_KEY = "new_api_key"
+
     def get(self, request):
-        return TemplateResponse(request, "manager/api_keys.html", self.context())
+        # The secret rides in the session from the POST to this one page view, then is gone:
+        # shown once, never stored except as a hash, and a reload cannot create a second key.
+        new_key = request.session.pop(self.SESSION_KEY, None)
+        return TemplateResponse(request, "manager/api_keys.html", self.context(new_key=new_key))
 
     def post(self, request):
         form = ApiKeyForm(request.POST)
         if form.is_valid():
             new = workspace_services.create_api_key(workspace=self.workspace, name=form.cleaned_data["name"], actor=request.user)
-            # Shown once, on this response only; only its hash is stored.
-            return TemplateResponse(request, "manager/api_keys.html", self.context(new_key=new.secret), status=201)
+            request.session[self.SESSION_KEY] = new.secret
+            return redirect("api_keys", self.workspace.slug)
         return TemplateResponse(request, "manager/api_keys.html", self.context(form), status=400)
 
 
