@@ -6,6 +6,8 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from rewards import urls as rewards_urls
+
 from . import portal, public, views
 from .api.errors import api_not_found
 
@@ -50,7 +52,9 @@ urlpatterns = [
     path("w/", views.WorkspaceIndexView.as_view(), name="workspace_index"),
     path("w/new/", views.NewWorkspaceView.as_view(), name="workspace_new"),
     path("w/<slug:slug>/", include(manager)),
+    path("w/<slug:slug>/rewards/", include(rewards_urls.manager)),
     path("portal/<slug:slug>/", include(member_portal)),
+    path("portal/<slug:slug>/rewards/", include(rewards_urls.portal)),
     path("api/v1/", include("advocacy.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

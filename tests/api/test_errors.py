@@ -312,3 +312,12 @@ def test_rate_limit_is_429_json_per_key(api_a, tenant_b, monkeypatch):
 def test_empty_body_on_create_is_400_email_required(api_a):
     error = error_of(api_a.post(ADVOCATES, content_type="application/json"), 400, "validation_error")
     assert "email" in error["fields"]
+
+
+def test_nul_characters_anywhere_in_a_body_are_a_400_not_a_database_error(api_a):
+    batch = [{"advocate": {"email": "a\u0000@example.com"}, "kind": "email_open"}]
+    response = api_a.post("/api/v1/events/", batch, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+    response = api_a.post("/api/v1/advocates/", {"email": "x@example.com", "properties": {"k\u0000": 1}}, format="json")
+    assert response.status_code == 400
