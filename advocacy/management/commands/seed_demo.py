@@ -54,6 +54,19 @@ EVENT_WEIGHTS = [(EventKind.EMAIL_OPEN, 30), (EventKind.EMAIL_CLICK, 15), (Event
                  (EventKind.COMMUNITY_POST, 10), (EventKind.SUPPORT_TICKET, 8)]
 
 
+def _app_seeders():
+    """Each app above the core may add to the demo with ``<app>/demo.py: seed(workspace, rng)``,
+    run in INSTALLED_APPS order (the floors' order), so the core imports none of them."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        if config.name != "advocacy" and find_spec(f"{config.name}.demo") is not None:
+            yield config.verbose_name, import_module(f"{config.name}.demo").seed
+
+
 def _weighted(rng: random.Random, pairs):
     values, weights = zip(*pairs, strict=True)
     return rng.choices(values, weights=weights, k=1)[0]
@@ -84,6 +97,8 @@ class Command(BaseCommand):
         with workspace_scope(workspace):
             new_ids = self._people(workspace, rng, advocates)
             events = self._events(workspace, rng, new_ids)
+            for label, seed in _app_seeders():
+                self.stdout.write(f"{label}: {seed(workspace=workspace, rng=rng)}")
         self.stdout.write(self.style.SUCCESS(
             f"Demo workspace ready: {len(new_ids)} advocates added, {events} events added "
             f"({Advocate.objects.with_scopes_disabled().filter(workspace=workspace).count()} advocates in all)."
