@@ -247,6 +247,10 @@ CELERY_TASK_ROUTES = {
     "advocacy.tasks.run_import": {"queue": "imports"},
     "advocacy.tasks.send_email": {"queue": "email"},
     "advocacy.tasks.purge_idempotency_keys": {"queue": "jobs"},
+    "rewards.tasks.expire_points": {"queue": "jobs"},
+    "rewards.tasks.expire_points_in_workspace": {"queue": "jobs"},
+    "rewards.tasks.release_held_rewards": {"queue": "jobs"},
+    "rewards.tasks.release_held_rewards_in_workspace": {"queue": "jobs"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
@@ -257,6 +261,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "advocacy.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17, hour="*/6"),
     },
+    "expire-points": {"task": "rewards.tasks.expire_points", "schedule": crontab(minute=5, hour=3)},
+    "release-held-rewards": {"task": "rewards.tasks.release_held_rewards", "schedule": crontab(minute=11)},
 }
 
 IDEMPOTENCY_KEY_TTL_HOURS = 24

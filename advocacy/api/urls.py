@@ -2,6 +2,8 @@
 
 from rest_framework.routers import DefaultRouter
 
+from rewards.ledger_api import LedgerViewSet
+
 from .views import AdvocateViewSet, EventViewSet
 
 
@@ -18,5 +20,6 @@ class Router(DefaultRouter):
 router = Router()
 router.register("advocates", AdvocateViewSet, basename="advocate")
 router.register("events", EventViewSet, basename="event")
+router.register("ledger", LedgerViewSet, basename="ledger")
 
 urlpatterns = router.urls

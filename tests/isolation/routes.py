@@ -82,6 +82,17 @@ def _staff_invitation_token(tenant) -> str:
     return token
 
 
+def _ledger_entry(tenant) -> int:
+    from advocacy.scoping import workspace_scope
+    from rewards.models import EntryKind
+    from rewards.services import credit_points
+
+    advocate = AdvocateFactory(workspace=tenant.workspace)
+    with workspace_scope(tenant.workspace):
+        return credit_points(advocate=advocate, amount=10, kind=EntryKind.EARN_BONUS, reason="isolation",
+                             idempotency_key=f"isolation:{advocate.pk}").pk
+
+
 def _outbox_message(tenant) -> str:
     return str(OutboxMessage.objects.create(to=f"someone@{tenant.workspace.slug}.example", subject="Hello", body="Hi").pk)
 
@@ -119,6 +130,7 @@ KWARGS: dict[str, Kwarg] = {
 API_OBJECTS: dict[str, Callable[[Any], int]] = {
     "advocate": lambda t: AdvocateFactory(workspace=t.workspace).pk,
     "event": lambda t: ActivityEventFactory(advocate=AdvocateFactory(workspace=t.workspace)).pk,
+    "ledger": _ledger_entry,
 }
 
 # Routes outside /w/, /portal/ and /api/v1/ that are not the admin's or allauth's, each
