@@ -247,6 +247,7 @@ CELERY_TASK_ROUTES = {
     "advocacy.tasks.run_import": {"queue": "imports"},
     "advocacy.tasks.send_email": {"queue": "email"},
     "advocacy.tasks.purge_idempotency_keys": {"queue": "jobs"},
+    "rewards.badge_tasks.award_tenure_badges": {"queue": "jobs"},
     "rewards.tasks.expire_points": {"queue": "jobs"},
     "rewards.tasks.expire_points_in_workspace": {"queue": "jobs"},
     "rewards.tasks.release_held_rewards": {"queue": "jobs"},
@@ -261,6 +262,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "advocacy.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17, hour="*/6"),
     },
+    "award-tenure-badges": {"task": "rewards.badge_tasks.award_tenure_badges", "schedule": crontab(minute=23, hour=4)},
     "expire-points": {"task": "rewards.tasks.expire_points", "schedule": crontab(minute=5, hour=3)},
     "release-held-rewards": {"task": "rewards.tasks.release_held_rewards", "schedule": crontab(minute=11)},
 }

@@ -3,8 +3,25 @@
 
 from django.urls import path
 
+from . import badge_views
+from . import portal as rewards_portal
+
 manager: list = []
 portal: list = []
+
+# Badges and leaderboards (rewards/badge_views.py, rewards/portal.py).
+
+manager += [
+    path("badges/", badge_views.BadgeListView.as_view(), name="badge_list"),
+    path("badges/new/", badge_views.BadgeFormView.as_view(), name="badge_create"),
+    path("badges/defaults/", badge_views.BadgeDefaultsView.as_view(), name="badge_defaults"),
+    path("badges/<int:badge_id>/", badge_views.BadgeAwardsView.as_view(), name="badge_awards"),
+    path("badges/<int:badge_id>/edit/", badge_views.BadgeFormView.as_view(), name="badge_edit"),
+    path("leaderboards/", badge_views.LeaderboardView.as_view(), name="leaderboard"),
+]
+portal += [
+    path("", rewards_portal.PortalRewardsView.as_view(), name="portal_rewards"),
+]
 
 # The ledger and reward settings (rewards/ledger_views.py).
 from . import ledger_views  # noqa: E402

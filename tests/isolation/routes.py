@@ -93,6 +93,15 @@ def _ledger_entry(tenant) -> int:
                              idempotency_key=f"isolation:{advocate.pk}").pk
 
 
+def _badge(tenant) -> int:
+    from rewards.models import Badge
+
+    return Badge.objects.with_scopes_disabled().create(
+        workspace=tenant.workspace, code=f"isolation-{Badge.objects.with_scopes_disabled().count()}", name="Isolation",
+        rule={"fact": "asks_completed", "at_least": 1},
+    ).pk
+
+
 def _outbox_message(tenant) -> str:
     return str(OutboxMessage.objects.create(to=f"someone@{tenant.workspace.slug}.example", subject="Hello", body="Hi").pk)
 
@@ -108,6 +117,7 @@ KWARGS: dict[str, Kwarg] = {
     "membership_id": tenant_object(lambda t: MembershipFactory(workspace=t.workspace, role=Role.MANAGER).pk),
     "invitation_id": tenant_object(lambda t: StaffInvitationFactory(workspace=t.workspace).pk),
     "key_id": tenant_object(lambda t: create_api_key(workspace=t.workspace, name="isolation key").api_key.pk),
+    "badge_id": tenant_object(_badge),
     # portal
     "portal_stage:action": value("pause"),
     # API (router format suffixes: /api/v1/advocates.json)
