@@ -32,3 +32,21 @@ manager += [
     path("advocates/<int:advocate_id>/ledger/", ledger_views.AdvocateLedgerView.as_view(), name="rewards_advocate_ledger"),
     path("settings/", ledger_views.RewardSettingsView.as_view(), name="rewards_settings"),
 ]
+
+# The catalog and redemptions (rewards/catalog_views.py, rewards/catalog_portal.py).
+from . import catalog_portal, catalog_views  # noqa: E402
+
+manager += [
+    path("catalog/", catalog_views.CatalogListView.as_view(), name="rewards_catalog"),
+    path("catalog/new/", catalog_views.CatalogItemFormView.as_view(), name="rewards_catalog_create"),
+    path("catalog/<int:item_id>/edit/", catalog_views.CatalogItemFormView.as_view(), name="rewards_catalog_edit"),
+    path("redemptions/", catalog_views.RedemptionListView.as_view(), name="rewards_redemptions"),
+    path("redemptions/<int:redemption_id>/", catalog_views.RedemptionDetailView.as_view(), name="rewards_redemption"),
+    path("redemptions/<int:redemption_id>/<str:action>/", catalog_views.RedemptionActionView.as_view(), name="rewards_redemption_action"),
+    path("donations/", catalog_views.CharityTotalsView.as_view(), name="rewards_donations"),
+]
+portal += [
+    path("catalog/", catalog_portal.PortalCatalogView.as_view(), name="portal_catalog"),
+    path("catalog/<int:item_id>/redeem/", catalog_portal.PortalRedeemView.as_view(), name="portal_redeem"),
+    path("redemptions/", catalog_portal.PortalRedemptionsView.as_view(), name="portal_redemptions"),
+]

@@ -2,6 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
+from rewards.api import CatalogViewSet, RedemptionViewSet
 from rewards.ledger_api import LedgerViewSet
 
 from .views import AdvocateViewSet, EventViewSet
@@ -21,5 +22,7 @@ router = Router()
 router.register("advocates", AdvocateViewSet, basename="advocate")
 router.register("events", EventViewSet, basename="event")
 router.register("ledger", LedgerViewSet, basename="ledger")
+router.register("rewards/catalog", CatalogViewSet, basename="catalog-item")
+router.register("rewards/redemptions", RedemptionViewSet, basename="redemption")
 
 urlpatterns = router.urls

@@ -102,6 +102,24 @@ def _badge(tenant) -> int:
     ).pk
 
 
+def _catalog_item(tenant) -> int:
+    from rewards.models import CatalogItem, ItemKind
+
+    return CatalogItem.objects.with_scopes_disabled().create(workspace=tenant.workspace, name="Isolation mug", kind=ItemKind.SWAG, cost=10).pk
+
+
+def _redemption(tenant) -> int:
+    from advocacy.scoping import workspace_scope
+    from rewards.models import CatalogItem, EntryKind
+    from rewards.redemptions import redeem
+    from rewards.services import credit_points
+
+    advocate = AdvocateFactory(workspace=tenant.workspace)
+    with workspace_scope(tenant.workspace):
+        credit_points(advocate=advocate, amount=10, kind=EntryKind.EARN_BONUS, reason="isolation", idempotency_key=f"isolation-r:{advocate.pk}")
+        return redeem(advocate=advocate, item=CatalogItem.objects.get(pk=_catalog_item(tenant)), actor=None).pk
+
+
 def _outbox_message(tenant) -> str:
     return str(OutboxMessage.objects.create(to=f"someone@{tenant.workspace.slug}.example", subject="Hello", body="Hi").pk)
 
@@ -118,6 +136,9 @@ KWARGS: dict[str, Kwarg] = {
     "invitation_id": tenant_object(lambda t: StaffInvitationFactory(workspace=t.workspace).pk),
     "key_id": tenant_object(lambda t: create_api_key(workspace=t.workspace, name="isolation key").api_key.pk),
     "badge_id": tenant_object(_badge),
+    "item_id": tenant_object(_catalog_item),
+    "redemption_id": tenant_object(_redemption),
+    "rewards_redemption_action:action": value("approve"),
     # portal
     "portal_stage:action": value("pause"),
     # API (router format suffixes: /api/v1/advocates.json)
@@ -141,6 +162,8 @@ API_OBJECTS: dict[str, Callable[[Any], int]] = {
     "advocate": lambda t: AdvocateFactory(workspace=t.workspace).pk,
     "event": lambda t: ActivityEventFactory(advocate=AdvocateFactory(workspace=t.workspace)).pk,
     "ledger": _ledger_entry,
+    "catalog-item": _catalog_item,
+    "redemption": _redemption,
 }
 
 # Routes outside /w/, /portal/ and /api/v1/ that are not the admin's or allauth's, each
