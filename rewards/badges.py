@@ -32,7 +32,7 @@ from .services import credit_points
 FACTS: dict[str, tuple[str, str]] = {
     "asks_completed": ("Asks completed", "Complete {n} ask{s}"),
     "reviews_completed": ("Reviews written", "Write {n} review{s}"),
-    "referrals_converted": ("Referrals converted", "Refer {n} customer{s} who sign{verb}"),
+    "referrals_converted": ("Referrals converted", "Refer {n} customer{s} who sign{verb} up"),
     "reference_calls_completed": ("Reference calls", "Take {n} reference call{s}"),
     "promoter_answers": ("Promoter answers", "Answer a survey as a promoter{times}"),
 }

@@ -41,4 +41,24 @@ def seed(*, workspace: Workspace, rng: random.Random) -> str:
             entry = credit_points(advocate=advocate, amount=local.choice([50, 100, 150, 200, 300, 500]), kind=kind,
                                   reason=reason, idempotency_key=f"demo:{advocate.pk}:{n}")
             credits += not entry.replayed
-    return f"{len(CATALOG)} catalog items, {credits} ledger credits added"
+    badges = _seed_badges(workspace)
+    return f"{len(CATALOG)} catalog items, {credits} ledger credits added, {badges} badges awarded"
+
+
+def _seed_badges(workspace: Workspace) -> int:
+    """The example badges, and facts for advocates who have none yet (as if programs had
+    reported them), which award the badges they earn."""
+    from .badges import ensure_default_badges, record_fact
+    from .models import AdvocateFact
+
+    ensure_default_badges(workspace)
+    local = random.Random(11)
+    seen = set(AdvocateFact.objects.filter(workspace=workspace).values_list("advocate_id", flat=True))
+    awarded = 0
+    for advocate in Advocate.objects.filter(workspace=workspace, stage=Stage.ACTIVE).order_by("id"):
+        if advocate.pk in seen:
+            continue
+        awarded += len(record_fact(advocate=advocate, fact="asks_completed", increment=local.randint(1, 7)))
+        if local.random() < 0.4:
+            awarded += len(record_fact(advocate=advocate, fact="reviews_completed"))
+    return awarded

@@ -93,6 +93,24 @@ def leaderboard(
     return rows
 
 
+def own_standing(*, advocate, period: str = "month", now: datetime | None = None) -> tuple[int, int | None]:
+    """The advocate's points earned in ``period`` and their rank among those listed (None
+    when they earned nothing or are hidden): two queries, however many advocates."""
+    workspace = advocate.workspace
+    entries = LedgerEntry.objects.filter(workspace=workspace).filter(earned_q())
+    start = period_start(period, workspace=workspace, now=now)
+    if start is not None:
+        entries = entries.filter(created_at__gte=start)
+    mine = entries.filter(advocate=advocate).aggregate(total=Sum("amount"))["total"] or 0
+    if not mine or not advocate.show_on_leaderboards or advocate.erased_at is not None:
+        return mine, None
+    ahead = (
+        entries.filter(advocate__show_on_leaderboards=True, advocate__erased_at__isnull=True).order_by()
+        .values("advocate_id").annotate(points=Sum("amount")).filter(points__gt=mine).count()
+    )
+    return mine, ahead + 1
+
+
 def leaderboard_program_ids(workspace: Workspace, limit: int = 200) -> list[int]:
     """The programs that have earned points in this workspace (for the program selector)."""
     return list(

@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from advocacy.web import PortalView
 
 from .badges import describe_rule
-from .leaderboards import PERIODS, leaderboard
+from .leaderboards import PERIODS, leaderboard, own_standing
 from .models import AdvocateFact, Badge, BadgeAward, HeldReward, LedgerEntry
 from .services import tier_for, tier_ladder
 
@@ -59,8 +59,10 @@ class PortalRewardsView(PortalView):
         period = request.GET.get("period")
         period = period if period in PERIODS else "month"
         rows = leaderboard(workspace=self.workspace, period=period, limit=10)
+        my_points, my_rank = own_standing(advocate=advocate, period=period)
         return TemplateResponse(request, "portal/rewards/rewards.html", self.get_context_data(
             ladder=ladder, progress=ladder_progress(advocate, ladder), shelf=badge_shelf(advocate), page=page,
             held=held, held_total=sum(h.amount for h in held), rows=rows, period=period, periods=PERIODS,
+            my_points=my_points, my_rank=my_rank, me_listed=any(r.advocate_id == advocate.pk for r in rows),
             query=f"period={period}",
         ))

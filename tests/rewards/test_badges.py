@@ -269,3 +269,16 @@ def test_example_badges_button_adds_them_once(client, tenant_a):
     client.post(url)
     with scopes_disabled():
         assert Badge.objects.filter(workspace=tenant_a.workspace).count() == 6
+
+
+@pytest.mark.django_db
+def test_the_demo_awards_example_badges_once(capsys):
+    call_command("seed_demo", advocates=40)
+    with scopes_disabled():
+        awards = BadgeAward.objects.count()
+        assert awards > 0 and Badge.objects.filter(code="five-asks").exists()
+    call_command("seed_demo", advocates=40)
+    with scopes_disabled():
+        assert BadgeAward.objects.count() == awards
+    call_command("check_ledger")
+    assert "Ledger OK" in capsys.readouterr().out

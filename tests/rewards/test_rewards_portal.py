@@ -141,3 +141,14 @@ def test_rewards_page_needs_a_signed_in_advocate_of_the_workspace(client, tenant
     assert client.get(url).status_code == 302
     sign_in(client, tenant_b)
     assert client.get(url).status_code == 302  # not an advocate of alpha: to alpha's sign-in
+
+
+@pytest.mark.django_db
+def test_an_advocate_below_the_top_ten_sees_their_own_rank(client, tenant_a):
+    for i in range(11):
+        credit(AdvocateFactory(workspace=tenant_a.workspace), 100 + i, f"o{i}")
+    credit(tenant_a.advocate, 50, "me")
+    sign_in(client, tenant_a)
+    html = page(client, tenant_a)
+    assert "You are <strong>#12</strong> with 50 points earned this month" in html
+    assert "<strong>You</strong>" not in html
