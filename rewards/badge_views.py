@@ -140,7 +140,7 @@ class LeaderboardView(ManagerView):
         period = _period(request)
         program_ids = leaderboard_program_ids(self.workspace)
         program = request.GET.get("program") or ""
-        program_id = int(program) if program.isdigit() and int(program) in program_ids else None
+        program_id = int(program) if program.isascii() and program.isdigit() and int(program) in program_ids else None
         rows = leaderboard(workspace=self.workspace, period=period, program_id=program_id, limit=50)
         return TemplateResponse(request, "manager/rewards/leaderboard.html", self.get_context_data(
             rows=rows, period=period, periods=PERIODS, program_ids=program_ids, program_id=program_id,

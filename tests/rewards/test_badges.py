@@ -282,3 +282,34 @@ def test_the_demo_awards_example_badges_once(capsys):
         assert BadgeAward.objects.count() == awards
     call_command("check_ledger")
     assert "Ledger OK" in capsys.readouterr().out
+
+
+def _count_queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.django_db
+def test_badge_list_and_awards_page_query_counts_do_not_grow(client, tenant_a):
+    client.login(email=tenant_a.viewer.email, password=PASSWORD)
+    slug = tenant_a.workspace.slug
+    badge = make_badge(tenant_a.workspace, rule={"fact": "asks_completed", "at_least": 1}, code="one-ask", points=5)
+    report(tenant_a.advocate)
+    list_url, awards_url = reverse("badge_list", args=[slug]), reverse("badge_awards", args=[slug, badge.pk])
+    few = (_count_queries(client, list_url), _count_queries(client, awards_url))
+    for i in range(8):
+        make_badge(tenant_a.workspace, code=f"extra-{i}", rule={"fact": "asks_completed", "at_least": 1}, points=1)
+        report(AdvocateFactory(workspace=tenant_a.workspace))
+    assert (_count_queries(client, list_url), _count_queries(client, awards_url)) == few
+
+
+@pytest.mark.django_db
+def test_leaderboard_page_ignores_garbage_program_ids(client, tenant_a):
+    client.login(email=tenant_a.viewer.email, password=PASSWORD)
+    url = reverse("leaderboard", args=[tenant_a.workspace.slug])
+    for program in ["²", "-1", "9" * 40, "x"]:
+        assert client.get(url, {"program": program}).status_code == 200
