@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
+
+_muted: ContextVar[bool] = ContextVar("notifications_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """Send no email inside this block (e.g. while seeding demo data, whose people are not
+    real and whose history did not just happen)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
 
 
 def render_email(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
@@ -20,6 +36,8 @@ def send_templated_email(*, to: str, template: str, context: dict[str, Any], hea
     """Render now, deliver in the worker (queue ``email``) after the transaction commits."""
     from .tasks import enqueue, send_email
 
+    if _muted.get():
+        return
     subject, text, html = render_email(template, context)
     enqueue(send_email, to=[to], subject=subject, text=text, html=html, headers=headers or {})
 

@@ -26,6 +26,7 @@ from advocacy.models import (
     Stage,
     Workspace,
 )
+from advocacy.notifications import muted
 from advocacy.scoping import workspace_scope
 from advocacy.services.advocates import ensure_tags
 from advocacy.services.workspaces import create_workspace, get_or_create_user
@@ -78,8 +79,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--advocates", type=int, default=300)
 
-    @transaction.atomic
     def handle(self, *args, advocates: int, **options):
+        # The demo's history did not just happen: no promotion or badge emails for it.
+        with muted(), transaction.atomic():
+            self._seed(advocates)
+
+    def _seed(self, advocates: int) -> None:
         rng = random.Random(42)
         workspace = Workspace.objects.filter(slug="demo").first()
         staff = []
