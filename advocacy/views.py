@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 from django.conf import settings
@@ -10,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -18,6 +17,7 @@ from django.utils.text import slugify
 from django.views import View
 
 from .errors import DomainError
+from .exports import inert, streaming_csv
 from .forms import (
     AdvocateForm,
     ApiKeyForm,
@@ -43,7 +43,6 @@ from .models import (
     Tag,
 )
 from .queries import AdvocateFilter, advocate_list, advocate_timeline
-from .scoping import workspace_scope
 from .services import advocates as advocate_services
 from .services import imports as import_services
 from .services import workspaces as workspace_services
@@ -127,39 +126,18 @@ class AdvocateExportView(ManagerView):
         filterset = AdvocateFilter(request.GET or None, queryset=Advocate.objects.all())
         rows = filterset.qs if filterset.is_bound and filterset.is_valid() else Advocate.objects.all()
         rows = advocate_list(rows.order_by("id"))
-        writer = csv.writer(_Echo())
-        workspace = self.workspace
 
-        def stream():
-            yield writer.writerow(self.HEADER)
-            # Streamed after the view returns: the generator opens the scope itself.
-            with workspace_scope(workspace):
-                yield from rows_as_csv()
-
-        def rows_as_csv():
+        def as_rows():
             for a in rows.iterator(chunk_size=2000):
-                yield writer.writerow([
-                    a.pk, _csv_text(a.email), _csv_text(a.name), _csv_text(a.company), _csv_text(a.title), a.type,
-                    _csv_text(a.external_id or ""), a.stage,
-                    _csv_text(";".join(t.name for t in a.tags.all())), a.motivation, a.expressiveness,
+                yield [
+                    a.pk, inert(a.email), inert(a.name), inert(a.company), inert(a.title), a.type,
+                    inert(a.external_id or ""), a.stage,
+                    inert(";".join(t.name for t in a.tags.all())), a.motivation, a.expressiveness,
                     a.customer_since or "", a.renewal_date or "", a.score, a.points_balance,
                     a.last_activity_at.isoformat() if a.last_activity_at else "", a.created_at.isoformat(),
-                ])
+                ]
 
-        response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{self.workspace.slug}-advocates-{timezone.now():%Y%m%d}.csv"'
-        return response
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_text(value: str) -> str:
-    """Text typed by people or integrations, made inert for spreadsheets: a cell starting
-    with = + - @ (or a tab or carriage return) would run as a formula (CSV injection)."""
-    return "'" + value if value and value[0] in "=+-@\t\r" else value
+        return streaming_csv(workspace=self.workspace, name="advocates", header=self.HEADER, rows=as_rows)
 
 
 class AdvocateCreateView(ManagerView):

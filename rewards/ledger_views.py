@@ -3,18 +3,14 @@ the workspace's ledger (filters, CSV export) and the reward settings with the ti
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
 
 from advocacy.errors import DomainError
+from advocacy.exports import inert, streaming_csv
 from advocacy.models import Advocate, Role
-from advocacy.scoping import workspace_scope
 from advocacy.web import ManagerView
 
 from .ledger_forms import AdjustmentForm, LedgerFilterForm, RewardSettingsForm, TierFormSet
@@ -98,31 +94,15 @@ class LedgerExportView(ManagerView):
         rows = entries.select_related("advocate").only(
             "pk", "created_at", "advocate_id", "advocate__email", "kind", "amount", "balance_after", "reason", "cause", "actor_label",
         )
-        writer = csv.writer(_Echo())
-        workspace = self.workspace
 
-        def stream():
-            yield writer.writerow(self.HEADER)
-            with workspace_scope(workspace):  # streamed after the view returns
-                for e in rows.iterator(chunk_size=2000):
-                    yield writer.writerow([
-                        e.pk, e.created_at.isoformat(), e.advocate_id, _inert(e.advocate.email), e.kind, e.amount,
-                        e.balance_after, _inert(e.reason), _inert(e.cause), _inert(e.actor_label),
-                    ])
+        def as_rows():
+            for e in rows.iterator(chunk_size=2000):
+                yield [
+                    e.pk, e.created_at.isoformat(), e.advocate_id, inert(e.advocate.email), e.kind, e.amount,
+                    e.balance_after, inert(e.reason), inert(e.cause), inert(e.actor_label),
+                ]
 
-        response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{workspace.slug}-ledger-{timezone.now():%Y%m%d}.csv"'
-        return response
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _inert(value: str) -> str:
-    """Text typed by people, made inert for spreadsheets (no formulas)."""
-    return "'" + value if value and value[0] in "=+-@\t\r" else value
+        return streaming_csv(workspace=self.workspace, name="ledger", header=self.HEADER, rows=as_rows)
 
 
 class RewardSettingsView(ManagerView):
