@@ -62,7 +62,7 @@ def main() -> int:
     def stop(*_args) -> None:
         for proc in procs.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                proc.terminate()  # the main process: Celery then stops its own pool cleanly
         deadline = time.time() + 10
         for proc in procs.values():
             try:
@@ -70,19 +70,22 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
-    try:
-        while True:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    print(f"{name} exited with status {proc.returncode}; stopping the demo.", flush=True)
-                    stop()
-                    return proc.returncode or 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
+    def interrupted(signum, _frame) -> None:
         print("\nStopping web, worker and beat…", flush=True)
         stop()
-        return 0
+        sys.exit(0)
+
+    # Installed explicitly: a shell that starts us in the background may have set SIGINT
+    # to "ignore", and Ctrl-C must stop all three whatever started us.
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    while True:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(f"{name} exited with status {proc.returncode}; stopping the demo.", flush=True)
+                stop()
+                return proc.returncode or 1
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":
