@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from advocacy.models import Workspace
 
-from .models import EARN_KINDS, EntryKind, LedgerEntry
+from .models import LedgerEntry, earned_entries
 
 PERIODS = {"month": "This month", "quarter": "This quarter", "all": "All time"}
 
@@ -60,16 +60,12 @@ def period_start(period: str, *, workspace: Workspace, now: datetime | None = No
     return local.replace(month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def earned_q() -> Q:
-    return Q(kind__in=sorted(EARN_KINDS)) | Q(kind=EntryKind.ADJUST, amount__gt=0)
-
-
 def leaderboard(
     *, workspace: Workspace, period: str = "month", program_id: int | None = None, limit: int = 20, now: datetime | None = None,
 ) -> list[LeaderboardRow]:
     """The top ``limit`` advocates by points earned in ``period``: one grouped query.
     Ties share a rank and are listed by who got there first, then by id (stable)."""
-    entries = LedgerEntry.objects.filter(workspace=workspace).filter(earned_q()).filter(
+    entries = LedgerEntry.objects.filter(workspace=workspace).filter(earned_entries()).filter(
         advocate__show_on_leaderboards=True, advocate__erased_at__isnull=True,
     )
     start = period_start(period, workspace=workspace, now=now)
@@ -97,7 +93,7 @@ def own_standing(*, advocate, period: str = "month", now: datetime | None = None
     """The advocate's points earned in ``period`` and their rank among those listed (None
     when they earned nothing or are hidden): two queries, however many advocates."""
     workspace = advocate.workspace
-    entries = LedgerEntry.objects.filter(workspace=workspace).filter(earned_q())
+    entries = LedgerEntry.objects.filter(workspace=workspace).filter(earned_entries())
     start = period_start(period, workspace=workspace, now=now)
     if start is not None:
         entries = entries.filter(created_at__gte=start)

@@ -33,6 +33,12 @@ CREDIT_KINDS = EARN_KINDS | {EntryKind.REFUND, EntryKind.ADJUST}
 DEBIT_KINDS = {EntryKind.REDEEM, EntryKind.EXPIRE, EntryKind.ADJUST, EntryKind.DONATE}
 
 
+def earned_entries() -> Q:
+    """Entries that count as points *earned* (lifetime points, tiers, leaderboards): the
+    earn_* kinds and positive manual adjustments; never refunds, spending or expiry."""
+    return Q(kind__in=sorted(EARN_KINDS)) | Q(kind=EntryKind.ADJUST, amount__gt=0)
+
+
 class LedgerEntry(models.Model):
     """One movement of points. Never edited or deleted: a mistake gets a reversing entry."""
 

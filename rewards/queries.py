@@ -8,7 +8,7 @@ from django.db.models import Sum
 
 from advocacy.models import Advocate
 
-from .models import LedgerEntry
+from .models import LedgerEntry, earned_entries
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def ledger_mismatches(advocates=None) -> list[LedgerMismatch]:
         row["advocate_id"]: (row["balance"] or 0, row["earned"] or 0)
         for row in LedgerEntry.objects.filter(advocate__in=advocates.values("pk")).values("advocate_id").annotate(
             balance=Sum("amount"),
-            earned=Sum("amount", filter=_earned()),
+            earned=Sum("amount", filter=earned_entries()),
         )
     }
     out = []
@@ -40,10 +40,3 @@ def ledger_mismatches(advocates=None) -> list[LedgerMismatch]:
             out.append(LedgerMismatch(a.workspace.slug, a.pk, a.email, a.points_balance, balance, a.lifetime_points, earned))
     return out
 
-
-def _earned():
-    from django.db.models import Q
-
-    from .models import EARN_KINDS, EntryKind
-
-    return Q(kind__in=list(EARN_KINDS)) | Q(kind=EntryKind.ADJUST, amount__gt=0)
