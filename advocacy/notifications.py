@@ -42,6 +42,31 @@ def send_templated_email(*, to: str, template: str, context: dict[str, Any], hea
     enqueue(send_email, to=[to], subject=subject, text=text, html=html, headers=headers or {})
 
 
+def may_email(advocate) -> bool:
+    """The one rule for emailing an advocate: they keep the email channel, are not erased,
+    and have not opted out (opted-out people are never contacted again)."""
+    from .models import Channel, Stage
+
+    return Channel.EMAIL in (advocate.channels or []) and not advocate.is_erased and advocate.stage != Stage.OPTED_OUT
+
+
+def email_advocate(*, advocate, template: str, context: dict[str, Any], portal_url_name: str = "portal_home") -> bool:
+    """Send ``template`` to an advocate if ``may_email`` allows it, with what every advocate
+    email shows (their name, the workspace, a link into their portal). Returns whether sent."""
+    from django.urls import reverse
+
+    if not may_email(advocate):
+        return False
+    send_templated_email(
+        to=advocate.email, template=template,
+        context={
+            "name": advocate.name or advocate.email, "workspace_name": advocate.workspace.name,
+            "portal_path": reverse(portal_url_name, args=[advocate.workspace.slug]), **context,
+        },
+    )
+    return True
+
+
 def send_staff_invitation(*, invitation_id: int, token: str) -> None:
     from django.urls import reverse
 

@@ -165,10 +165,8 @@ def award_badge(*, badge: Badge, advocate: Advocate, actor=None) -> BadgeAward |
 
 def send_badge_awarded(*, award_id: int) -> None:
     """Email the advocate about their new badge, if they take email."""
-    from django.urls import reverse
 
-    from advocacy.models import Channel
-    from advocacy.notifications import send_templated_email
+    from advocacy.notifications import email_advocate
     from advocacy.scoping import scopes_disabled
 
     with scopes_disabled():
@@ -176,13 +174,9 @@ def send_badge_awarded(*, award_id: int) -> None:
     if award is None:
         return
     advocate, badge = award.advocate, award.badge
-    if Channel.EMAIL not in (advocate.channels or []) or advocate.is_erased or advocate.stage == Stage.OPTED_OUT:
-        return
-    send_templated_email(
-        to=advocate.email, template="badge_awarded",
-        context={"name": advocate.name or advocate.email, "badge": badge.name, "description": badge.description,
-                 "points": badge.points, "workspace_name": advocate.workspace.name,
-                 "portal_path": reverse("portal_rewards", args=[advocate.workspace.slug])},
+    email_advocate(
+        advocate=advocate, template="badge_awarded", portal_url_name="portal_rewards",
+        context={"badge": badge.name, "description": badge.description, "points": badge.points},
     )
 
 

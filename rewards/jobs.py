@@ -20,11 +20,10 @@ from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.db.models import F, IntegerField, Q, Sum, Value
 from django.db.models.functions import Coalesce, Least
-from django.urls import reverse
 from django.utils import timezone
 
-from advocacy.models import Advocate, Channel, Workspace
-from advocacy.notifications import send_templated_email
+from advocacy.models import Advocate, Workspace
+from advocacy.notifications import email_advocate
 
 from .models import EntryKind, ExpiryNotice, LedgerEntry, RewardSettings
 from .services import NotEnoughPoints, debit_points, release_held_rewards
@@ -127,13 +126,9 @@ def notify_expiring_points(*, workspace: Workspace, months: int, now: datetime) 
 
 
 def _send_expiry_notice(advocate: Advocate, notice: ExpiryNotice) -> None:
-    if Channel.EMAIL not in (advocate.channels or []) or advocate.is_erased:
-        return
-    send_templated_email(
-        to=advocate.email, template="points_expiring",
-        context={"name": advocate.name or advocate.email, "points": notice.points, "expires_on": notice.expires_on,
-                 "workspace_name": advocate.workspace.name, "balance": advocate.points_balance,
-                 "portal_path": reverse("portal_home", args=[advocate.workspace.slug])},
+    email_advocate(
+        advocate=advocate, template="points_expiring",
+        context={"points": notice.points, "expires_on": notice.expires_on, "balance": advocate.points_balance},
     )
 
 

@@ -18,13 +18,12 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count, F, QuerySet, Sum
-from django.urls import reverse
 from django.utils import timezone
 
 from advocacy.audit import log_action
 from advocacy.errors import Conflict, InvalidTransition, ValidationFailed
-from advocacy.models import Advocate, Channel, Workspace
-from advocacy.notifications import send_templated_email
+from advocacy.models import Advocate, Workspace
+from advocacy.notifications import email_advocate
 from advocacy.scoping import scopes_disabled
 
 from .models import CatalogItem, EntryKind, ItemKind, Redemption, RewardSettings
@@ -237,14 +236,11 @@ def send_redemption_email(*, redemption_id: int) -> None:
     with scopes_disabled():
         r = Redemption.objects.select_related("advocate", "advocate__workspace", "item").get(pk=redemption_id)
     template = EMAIL_TEMPLATES.get(r.status)
-    advocate = r.advocate
-    if template is None or Channel.EMAIL not in (advocate.channels or []) or advocate.is_erased:
+    if template is None:
         return
-    send_templated_email(
-        to=advocate.email, template=template,
-        context={"name": advocate.name or advocate.email, "item": r.item.name, "workspace_name": advocate.workspace.name,
-                 "note": r.fulfilment_note, "reason": r.reason, "points": r.points,
-                 "portal_path": reverse("portal_redemptions", args=[advocate.workspace.slug])},
+    email_advocate(
+        advocate=r.advocate, template=template, portal_url_name="portal_redemptions",
+        context={"item": r.item.name, "note": r.fulfilment_note, "reason": r.reason, "points": r.points},
     )
 
 

@@ -24,9 +24,8 @@ from rewards.badges import (
     validate_rule,
 )
 from rewards.models import AdvocateFact, Badge, BadgeAward, EntryKind, LedgerEntry
+from tests.concurrency import errors_of, race
 from tests.factories import PASSWORD, AdvocateFactory
-
-from .test_ledger import _race
 
 
 def make_badge(workspace, code="five-asks", rule=None, points=0, active=True):
@@ -85,7 +84,7 @@ def test_a_badge_is_awarded_once_even_when_the_fact_is_reported_again(tenant_a):
 def test_concurrent_fact_reports_award_the_badge_and_its_points_once(tenant_a):
     make_badge(tenant_a.workspace, rule={"fact": "referrals_converted", "at_least": 1}, code="first-referral", points=100)
     a = tenant_a.advocate
-    errors = _race(20, lambda i: report(a, "referrals_converted"))
+    errors = errors_of(race(20, lambda i: report(a, "referrals_converted")))
     assert errors == []
     assert awards_of(a) == ["first-referral"]
     with scopes_disabled():
@@ -105,7 +104,7 @@ def test_concurrent_evaluations_award_one_badge(tenant_a):
         with workspace_scope(a.workspace):
             evaluate_badges(advocate=a)
 
-    assert _race(20, evaluate) == []
+    assert errors_of(race(20, evaluate)) == []
     assert awards_of(a) == ["promoter"]
     assert reload(a).points_balance == 10
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
@@ -21,6 +19,7 @@ from rewards.services import (
     debit_points,
     tier_progress,
 )
+from tests.concurrency import errors_of, race
 
 
 def credit(advocate, amount, key, kind=EntryKind.EARN_BONUS):
@@ -139,31 +138,10 @@ def test_promotion_to_a_higher_tier_emails_the_advocate(tenant_a, mailoutbox, dj
     assert [m.subject for m in mailoutbox] == ["You are now Champion in Company ALPHA's advocate program"]
 
 
-def _race(n, work):
-    barrier = threading.Barrier(n)
-    errors = []
-
-    def run(i):
-        try:
-            barrier.wait()
-            work(i)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_credits_with_one_key_write_one_entry(tenant_a):
     a = tenant_a.advocate
-    errors = _race(50, lambda i: credit(a, 25, "one-key"))
+    errors = errors_of(race(50, lambda i: credit(a, 25, "one-key")))
     assert errors == []
     with scopes_disabled():
         assert LedgerEntry.objects.filter(advocate=a).count() == 1
@@ -179,8 +157,22 @@ def test_concurrent_debits_never_overdraw_and_lose_no_point(tenant_a):
         with workspace_scope(a.workspace):
             debit_points(advocate=a, amount=10, kind=EntryKind.REDEEM, reason="x", idempotency_key=f"d{i}")
 
-    errors = _race(40, spend)
+    errors = errors_of(race(40, spend))
     assert len(errors) == 30 and all(isinstance(e, NotEnoughPoints) for e in errors)
     assert reload(a).points_balance == 0
     with scopes_disabled():
         assert not ledger_mismatches()
+
+
+@pytest.mark.django_db
+def test_an_opted_out_advocate_is_not_emailed_about_a_promotion(tenant_a, mailoutbox, django_capture_on_commit_callbacks):
+    from advocacy.models import Stage
+
+    credit(tenant_a.advocate, 10, "first")
+    with scopes_disabled():
+        Advocate.objects.filter(pk=tenant_a.advocate.pk).update(stage=Stage.OPTED_OUT)
+    tenant_a.advocate.stage = Stage.OPTED_OUT
+    with django_capture_on_commit_callbacks(execute=True):
+        credit(tenant_a.advocate, 5000, "big")
+    assert reload(tenant_a.advocate).tier == "Champion"
+    assert mailoutbox == []

@@ -14,22 +14,12 @@ from django.urls import reverse
 from advocacy.models import AuditLog
 from advocacy.scoping import scopes_disabled, workspace_scope
 from rewards import redemptions as svc
-from rewards.models import CatalogItem, EntryKind, ItemKind, Redemption, RewardSettings
-from rewards.services import credit_points
+from rewards.models import CatalogItem, ItemKind, Redemption, RewardSettings
 from tests.factories import AdvocateFactory
+from tests.rewards.helpers import credit, make_item
 
 Status = Redemption.Status
 pytestmark = pytest.mark.django_db
-
-
-def credit(advocate, amount, key="seed"):
-    with workspace_scope(advocate.workspace):
-        credit_points(advocate=advocate, amount=amount, kind=EntryKind.EARN_BONUS, reason="test", idempotency_key=key)
-
-
-def make_item(workspace, **fields) -> CatalogItem:
-    defaults = {"name": "Mug", "kind": ItemKind.SWAG, "cost": 100}
-    return CatalogItem.objects.with_scopes_disabled().create(workspace=workspace, **(defaults | fields))
 
 
 def redeem(advocate, item):

@@ -3,31 +3,21 @@ transitions of one table, a refund exactly once, and the acceptance race on Post
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from advocacy.errors import InvalidTransition, ValidationFailed
 from advocacy.models import Advocate, AuditLog
 from advocacy.scoping import scopes_disabled, workspace_scope
 from rewards import redemptions as svc
-from rewards.models import CatalogItem, EntryKind, ItemKind, LedgerEntry, Redemption, RewardSettings
+from rewards.models import EntryKind, ItemKind, LedgerEntry, Redemption, RewardSettings
 from rewards.queries import ledger_mismatches
-from rewards.services import NotEnoughPoints, credit_points
+from rewards.services import NotEnoughPoints
+from tests.concurrency import race
+from tests.rewards.helpers import credit, make_item
 
 Status = Redemption.Status
-
-
-def credit(advocate, amount, key="seed"):
-    with workspace_scope(advocate.workspace):
-        credit_points(advocate=advocate, amount=amount, kind=EntryKind.EARN_BONUS, reason="test", idempotency_key=key)
-
-
-def make_item(workspace, **fields) -> CatalogItem:
-    defaults = {"name": "Mug", "kind": ItemKind.SWAG, "cost": 100}
-    return CatalogItem.objects.with_scopes_disabled().create(workspace=workspace, **(defaults | fields))
 
 
 def reload(obj):
@@ -246,42 +236,13 @@ def test_repeating_a_rejection_refunds_once(tenant_a):
 
 # --- races on Postgres --------------------------------------------------------------------
 
-MAX_CONNECTIONS = 40  # Postgres allows 100 connections, shared with other test runs
-
-
-def _race(n, work):
-    """Run ``work(i)`` in ``n`` real threads released together; at most MAX_CONNECTIONS
-    hold a database connection at once. Returns each thread's result or exception."""
-    barrier = threading.Barrier(n)
-    gate = threading.BoundedSemaphore(MAX_CONNECTIONS)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            with gate:
-                try:
-                    results[i] = work(i)
-                finally:
-                    connection.close()
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_hundred_concurrent_redemptions_against_a_balance_for_ten_let_exactly_ten_through(tenant_a):
     a = tenant_a.advocate
     credit(a, 1000)
     item = make_item(a.workspace, cost=100, stock=50)
 
-    results = _race(200, lambda i: redeem(a, item))
+    results = race(200, lambda i: redeem(a, item))
 
     succeeded = [r for r in results if isinstance(r, Redemption)]
     refused = [r for r in results if isinstance(r, Exception)]
@@ -303,7 +264,7 @@ def test_concurrent_redemptions_of_the_last_items_never_oversell(tenant_a, tenan
     people = [AdvocateFactory(workspace=tenant_a.workspace) for _ in range(12)]
     for p in people:
         credit(p, 10, f"seed:{p.pk}")
-    results = _race(12, lambda i: redeem(people[i], item))
+    results = race(12, lambda i: redeem(people[i], item))
     assert sum(isinstance(r, Redemption) for r in results) == 3
     assert all(isinstance(r, svc.OutOfStock) for r in results if isinstance(r, Exception))
     assert reload(item).stock == 0
@@ -324,7 +285,7 @@ def test_a_raced_rejection_or_cancellation_refunds_exactly_once(tenant_a, action
         with workspace_scope(a.workspace):
             return fn(redemption=r, actor=tenant_a.manager, reason=f"race {i}")
 
-    results = _race(len(actions), undo)
+    results = race(len(actions), undo)
     assert sum(isinstance(x, Redemption) for x in results) == 1
     assert all(isinstance(x, InvalidTransition) for x in results if isinstance(x, Exception))
     assert reload(a).points_balance == 100
