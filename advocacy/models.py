@@ -525,3 +525,142 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+# ---------------------------------------------------------------------------------------
+# The one contact budget, suppressions and the manager's tasks (shared by programs and nps)
+# ---------------------------------------------------------------------------------------
+
+
+class ContactKind(models.TextChoices):
+    OFFER = "offer", "Ask offer"
+    SURVEY = "survey", "NPS survey"
+    NUDGE = "nudge", "Referral nudge"
+
+
+class Contact(models.Model):
+    """One time the workspace reached out to a person. Offers, surveys and nudges all
+    draw on the same budget (advocacy/budget.py counts these rows)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    advocate = models.ForeignKey(Advocate, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(max_length=10, choices=ContactKind.choices)
+    subject = models.CharField(max_length=60, help_text='What reached out, e.g. "assignment:12", "survey-send:7".')
+    at = models.DateTimeField(default=now)
+
+    objects = WorkspaceScopedManager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "subject"], name="contact_unique_subject")]
+        indexes = [models.Index(fields=["workspace", "advocate", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.advocate_id} at {self.at:%Y-%m-%d}"
+
+
+class HoldReason(models.TextChoices):
+    BUDGET = "budget", "Contact budget used up"
+    OWN_CAP = "own_cap", "Their own monthly limit"
+    SPACING = "spacing", "Offered too recently"
+    RESTING = "resting", "Resting after a large ask"
+    REFERENCE_OVERUSE = "reference_overuse", "Too many reference calls"
+    SUPPRESSED = "suppressed", "No asks for now (e.g. recent detractor)"
+    SURVEY_THROTTLE = "survey_throttle", "Surveyed recently"
+
+
+class ContactHold(models.Model):
+    """A contact the budget held back, with why: shown to managers on the ask (or survey)
+    and on the person. One row per subject and person, refreshed when held again."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    advocate = models.ForeignKey(Advocate, on_delete=models.CASCADE, related_name="contact_holds")
+    subject_type = models.CharField(max_length=10, help_text='"ask" or "survey".')
+    subject_id = models.BigIntegerField()
+    reason = models.CharField(max_length=20, choices=HoldReason.choices)
+    detail = models.CharField(max_length=200)
+    held_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceScopedManager()
+
+    class Meta:
+        ordering = ["-held_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "subject_type", "subject_id", "advocate"], name="contacthold_unique"),
+        ]
+        indexes = [models.Index(fields=["workspace", "advocate", "-held_at"])]
+
+    def __str__(self) -> str:
+        return f"held {self.advocate_id}: {self.detail}"
+
+
+class Suppression(models.Model):
+    """"No asks until": set by a detractor's answer (or a manager). Rotation and manual
+    offers skip the person while ``until`` is in the future."""
+
+    class Reason(models.TextChoices):
+        DETRACTOR = "detractor", "Recent detractor"
+        MANUAL = "manual", "Set by a manager"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    advocate = models.ForeignKey(Advocate, on_delete=models.CASCADE, related_name="suppressions")
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    starts_at = models.DateTimeField(default=now)
+    until = models.DateTimeField()
+    created_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceScopedManager()
+
+    class Meta:
+        ordering = ["-until"]
+        indexes = [models.Index(fields=["workspace", "advocate", "until"])]
+
+    def __str__(self) -> str:
+        return f"no asks for {self.advocate_id} until {self.until:%Y-%m-%d}"
+
+
+class TaskKind(models.TextChoices):
+    CHECK_IN = "check_in", "Personal check-in"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    DETRACTOR = "detractor", "Detractor follow-up"
+    ALUMNI = "alumni", "Suggest alumni"
+    CUSTOM = "custom", "Other"
+
+
+class Task(models.Model):
+    """Something a manager should do about a person: check-ins, follow-ups, suggestions.
+    Jobs open them idempotently through ``dedupe_key``."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        DISMISSED = "dismissed", "Dismissed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    advocate = models.ForeignKey(Advocate, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    kind = models.CharField(max_length=12, choices=TaskKind.choices)
+    title = models.CharField(max_length=200)
+    detail = models.TextField(blank=True, help_text="Why it was opened (e.g. the detractor's comment).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    notes = models.TextField(blank=True, help_text="What was done.")
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = WorkspaceScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "dedupe_key"], condition=Q(dedupe_key__isnull=False), name="task_unique_dedupe_key"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "status", "-created_at"]),
+            models.Index(fields=["workspace", "advocate", "kind", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -52,8 +52,11 @@ def may_email(advocate) -> bool:
 
 def email_advocate(*, advocate, template: str, context: dict[str, Any], portal_url_name: str = "portal_home") -> bool:
     """Send ``template`` to an advocate if ``may_email`` allows it, with what every advocate
-    email shows (their name, the workspace, a link into their portal). Returns whether sent."""
+    email shows (their name, the workspace, a link into their portal, a one-click unsubscribe
+link and the ``List-Unsubscribe`` headers). Returns whether sent."""
     from django.urls import reverse
+
+    from .unsubscribe import unsubscribe_headers, unsubscribe_url
 
     if not may_email(advocate):
         return False
@@ -61,8 +64,10 @@ def email_advocate(*, advocate, template: str, context: dict[str, Any], portal_u
         to=advocate.email, template=template,
         context={
             "name": advocate.name or advocate.email, "workspace_name": advocate.workspace.name,
-            "portal_path": reverse(portal_url_name, args=[advocate.workspace.slug]), **context,
+            "portal_path": reverse(portal_url_name, args=[advocate.workspace.slug]),
+            "unsubscribe_url": unsubscribe_url(advocate), **context,
         },
+        headers=unsubscribe_headers(advocate),
     )
     return True
 

@@ -9,11 +9,14 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
 from .errors import DomainError
 from .models import OutboxMessage
 from .services.workspaces import accept_staff_invitation, find_invitation
+from .unsubscribe import advocate_for_token, unsubscribe
 
 
 class StaffInvitationView(View):
@@ -56,6 +59,26 @@ class OutboxView(View):
         if to:
             mails = mails.filter(to__icontains=to)
         return TemplateResponse(request, "public/outbox.html", {"mails": mails[:100], "to": to})
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class UnsubscribeView(View):
+    """``/u/<token>/``: GET shows one button (so link-following mail scanners change
+    nothing); POST unsubscribes. Mail clients POST here directly (RFC 8058 one-click), which
+    is why the view is exempt from CSRF: the signed token is the credential."""
+
+    def get(self, request, token: str):
+        advocate = advocate_for_token(token)
+        if advocate is None:
+            raise Http404("This unsubscribe link is not valid.")
+        return TemplateResponse(request, "public/unsubscribe.html", {"advocate": advocate, "done": False})
+
+    def post(self, request, token: str):
+        advocate = advocate_for_token(token)
+        if advocate is None:
+            raise Http404("This unsubscribe link is not valid.")
+        unsubscribe(advocate=advocate)
+        return TemplateResponse(request, "public/unsubscribe.html", {"advocate": advocate, "done": True})
 
 
 def healthz(request):

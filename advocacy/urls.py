@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from programs import urls as programs_urls
 from rewards import urls as rewards_urls
 
 from . import portal, public, views
@@ -52,14 +53,18 @@ urlpatterns = [
     path("w/", views.WorkspaceIndexView.as_view(), name="workspace_index"),
     path("w/new/", views.NewWorkspaceView.as_view(), name="workspace_new"),
     path("w/<slug:slug>/", include(manager)),
+    path("w/<slug:slug>/", include(programs_urls.manager)),
     path("w/<slug:slug>/rewards/", include(rewards_urls.manager)),
     path("portal/<slug:slug>/", include(member_portal)),
+    path("portal/<slug:slug>/", include(programs_urls.portal)),
     path("portal/<slug:slug>/rewards/", include(rewards_urls.portal)),
+    path("", include(programs_urls.public)),
     path("api/v1/", include("advocacy.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     re_path(r"^api/", api_not_found),
     path("invitations/staff/<str:token>/", public.StaffInvitationView.as_view(), name="staff_invitation"),
+    path("u/<str:token>/", public.UnsubscribeView.as_view(), name="unsubscribe"),
     path("_mail/", public.OutboxView.as_view(), name="outbox"),
     path("_mail/<uuid:message_id>/", public.OutboxView.as_view(), name="outbox_message"),
     path("healthz", public.healthz, name="healthz"),

@@ -1,0 +1,3 @@
+"""Manager pages of programs, asks, assignments, invitations and outcomes."""
+
+urls: list = []
