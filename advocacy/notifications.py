@@ -58,7 +58,7 @@ link and the ``List-Unsubscribe`` headers). Returns whether sent."""
 
     from .unsubscribe import unsubscribe_headers, unsubscribe_url
 
-    if not may_email(advocate):
+    if _muted.get() or not may_email(advocate):
         return False
     send_templated_email(
         to=advocate.email, template=template,

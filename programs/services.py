@@ -382,7 +382,8 @@ def _claim(assignment: Assignment, target: str, **fields) -> Assignment:
 
 
 def _expire_if_due(assignment: Assignment, now: datetime) -> None:
-    """An offer whose week (or deadline) passed is expired even before the job runs."""
+    """An offer whose week (or deadline) passed is expired even before the job runs. Called
+    outside the answer's transaction, so the expiry stays when the answer is refused."""
     fresh = Assignment.objects.select_related("ask").get(pk=assignment.pk)
     due = (fresh.state == S.OFFERED and fresh.offer_expires_at <= now) or (
         fresh.state in (S.OFFERED, S.ACCEPTED) and fresh.ask.deadline is not None and fresh.ask.deadline <= now
@@ -402,8 +403,8 @@ def accept_assignment(*, assignment: Assignment, actor, advocate: Advocate | Non
     """The advocate takes the ask on (``advocate`` given when they act themselves)."""
     _owned(assignment, advocate)
     now = timezone.now()
+    _expire_if_due(assignment, now)
     with transaction.atomic():
-        _expire_if_due(assignment, now)
         fresh = _claim(assignment, S.ACCEPTED, accepted_at=now)
         log_action(workspace=fresh.advocate.workspace, actor=actor, action="assignment.accepted", advocate=fresh.advocate,
                    message=f"Accepted “{fresh.ask.title}”", data={"assignment": fresh.pk})
@@ -452,8 +453,8 @@ def submit_proof(
         raise ValidationFailed("A link is at most 500 characters and a text at most 5,000.", fields={"proof": ["Too long."]})
     validate_proof_file(upload)
     now = timezone.now()
+    _expire_if_due(assignment, now)
     with transaction.atomic():
-        _expire_if_due(assignment, now)
         fresh = _claim(assignment, S.SUBMITTED, submitted_at=now, proof_url=url, proof_text=text)
         if upload is not None:
             fresh.proof_file.save(os.path.basename(upload.name)[-100:], upload, save=False)
@@ -470,6 +471,8 @@ def approve_assignment(*, assignment: Assignment, actor) -> Assignment:
     """Approve the proof: credits the ask's points exactly once, counts the badge facts,
     thanks the advocate, and closes the ask when it is filled."""
     now = timezone.now()
+    # Approvals of one ask queue on its row, so the filled-ask check below counts them all.
+    Ask.objects.select_for_update().filter(pk=assignment.ask_id, workspace_id=assignment.workspace_id).first()
     fresh = _claim(assignment, S.APPROVED, decided_at=now, decided_by=_user(actor))
     ask, advocate = fresh.ask, fresh.advocate
     if ask.points:
