@@ -70,7 +70,11 @@ class PortalLoginView(PortalView):
 
 class PortalHomeView(PortalView):
     def get(self, request):
-        return TemplateResponse(request, "portal/home.html", self.get_context_data())
+        # The programs app adds its part of the home page (open offers, onboarding, impact);
+        # imported here, like the URL wiring, so the core's modules do not depend on it.
+        from programs.portal import home_context
+
+        return TemplateResponse(request, "portal/home.html", self.get_context_data(**home_context(self.advocate)))
 
 
 class PortalProfileView(PortalView):
