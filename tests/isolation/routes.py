@@ -124,6 +124,31 @@ def _outbox_message(tenant) -> str:
     return str(OutboxMessage.objects.create(to=f"someone@{tenant.workspace.slug}.example", subject="Hello", body="Hi").pk)
 
 
+def _portal_assignment(tenant) -> int:
+    """An assignment of the tenant's signed-in advocate (the portal shows only their own)."""
+    from tests.factories import AskFactory, AssignmentFactory, ProgramFactory
+
+    ask = AskFactory(program=ProgramFactory(workspace=tenant.workspace))
+    return AssignmentFactory(ask=ask, advocate=tenant.advocate).pk
+
+
+def _advocate_invitation_token(tenant) -> str:
+    from programs.models import Invitation
+
+    token = f"isolation-invitation-{tenant.workspace.slug}-{Invitation.objects.with_scopes_disabled().count()}"
+    Invitation.objects.with_scopes_disabled().create(
+        workspace=tenant.workspace, advocate=AdvocateFactory(workspace=tenant.workspace, stage="invited"),
+        inviter_name="Isolation", note="Join us", token_hash=hash_token(token),
+    )
+    return token
+
+
+def _unsubscribe_token(tenant) -> str:
+    from advocacy.unsubscribe import unsubscribe_token
+
+    return unsubscribe_token(AdvocateFactory(workspace=tenant.workspace))
+
+
 # The workspace slug is not built: each rule chooses whose workspace the URL names.
 SLUG = "slug"
 
@@ -141,10 +166,13 @@ KWARGS: dict[str, Kwarg] = {
     "rewards_redemption_action:action": value("approve"),
     # portal
     "portal_stage:action": value("pause"),
+    "portal:assignment_id": tenant_object(_portal_assignment),
     # API (router format suffixes: /api/v1/advocates.json)
     "api:format": value("json"),
     # public pages
     "staff_invitation:token": tenant_object(_staff_invitation_token, missing="no-such-token"),
+    "invitation:token": tenant_object(_advocate_invitation_token, missing="no-such-token"),
+    "unsubscribe:token": tenant_object(_unsubscribe_token, missing="no-such-token"),
     "outbox_message:message_id": Kwarg(build=_outbox_message, missing="00000000-0000-0000-0000-000000000000"),
     # allauth (third-party; its keys are signed or random)
     "accounts:key": value("no-such-key"),
@@ -176,6 +204,8 @@ PUBLIC_ROUTES: dict[str, str] = {
     "api_docs": "Swagger UI: no data",
     "^api/": "JSON 404 for unknown API paths",
     "staff_invitation": "the token is the credential; it names one invitation",
+    "invitation": "an advocate's invitation link: the token is the credential; it names one invitation",
+    "unsubscribe": "one-click unsubscribe: the signed token names one advocate",
     "outbox": "the demo's mailbox (only with the outbox mail backend)",
     "outbox_message": "one mail of the demo's mailbox",
     "healthz": "liveness probe",
