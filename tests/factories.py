@@ -128,3 +128,47 @@ class StaffInvitationFactory(DjangoModelFactory):
     email = factory.Sequence(lambda n: f"invitee{n}@example.com")
     role = Role.MANAGER
     token_hash = factory.Sequence(lambda n: hash_token(f"token-{n}"))
+
+
+# --- Programs ------------------------------------------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from programs.models import Ask, AskKind, Assignment, AssignmentState, Effort, Program  # noqa: E402
+
+
+class ProgramFactory(ScopedFactory):
+    class Meta:
+        model = Program
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Program {n}")
+
+
+class AskFactory(ScopedFactory):
+    class Meta:
+        model = Ask
+
+    program = factory.SubFactory(ProgramFactory)
+    workspace = factory.SelfAttribute("program.workspace")
+    kind = AskKind.REVIEW
+    title = factory.Sequence(lambda n: f"Ask {n}")
+    effort = Effort.SMALL
+    points = 50
+    capacity = 1
+
+
+class AssignmentFactory(ScopedFactory):
+    """An offer made now (``offered_at``/``offer_expires_at`` follow it); set ``state``
+    and the timestamps a test needs."""
+
+    class Meta:
+        model = Assignment
+
+    ask = factory.SubFactory(AskFactory)
+    workspace = factory.SelfAttribute("ask.workspace")
+    program = factory.SelfAttribute("ask.program")
+    advocate = factory.SubFactory(AdvocateFactory, workspace=factory.SelfAttribute("..workspace"))
+    state = AssignmentState.OFFERED
+    offered_at = factory.LazyFunction(timezone.now)
+    offer_expires_at = factory.LazyAttribute(lambda o: o.offered_at + timedelta(days=7))
