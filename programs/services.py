@@ -153,6 +153,18 @@ def update_program(*, program: Program, actor, data: dict[str, Any]) -> Program:
     return program
 
 
+@transaction.atomic
+def delete_program(*, program: Program, actor) -> None:
+    """Delete a program that has no asks; one with asks is archived instead (409). The row
+    lock makes an ask created meanwhile either wait for the delete or be seen here."""
+    program = Program.objects.select_for_update().get(pk=program.pk, workspace_id=program.workspace_id)
+    if Ask.objects.filter(workspace_id=program.workspace_id, program=program).exists():
+        raise Conflict(f"{program.name} has asks, so it cannot be deleted; archive it instead.", code="program_has_asks")
+    log_action(workspace=program.workspace, actor=actor, action="program.deleted", message=f"Program {program.name} deleted",
+               data={"program": program.pk})
+    program.delete()
+
+
 # --- Asks --------------------------------------------------------------------------------
 
 ASK_FIELDS = [

@@ -2,9 +2,17 @@
 
 from rest_framework.routers import DefaultRouter
 
+from programs.api import (
+    AskViewSet,
+    AssignmentViewSet,
+    InvitationViewSet,
+    OutcomeViewSet,
+    ProgramViewSet,
+)
 from rewards.api import CatalogViewSet, RedemptionViewSet
 from rewards.ledger_api import LedgerViewSet
 
+from .tasks import TaskViewSet
 from .views import AdvocateViewSet, EventViewSet
 
 
@@ -24,5 +32,11 @@ router.register("events", EventViewSet, basename="event")
 router.register("ledger", LedgerViewSet, basename="ledger")
 router.register("rewards/catalog", CatalogViewSet, basename="catalog-item")
 router.register("rewards/redemptions", RedemptionViewSet, basename="redemption")
+router.register("programs", ProgramViewSet, basename="program")
+router.register("asks", AskViewSet, basename="ask")
+router.register("assignments", AssignmentViewSet, basename="assignment")
+router.register("outcomes", OutcomeViewSet, basename="outcome")
+router.register("invitations", InvitationViewSet, basename="invitation")
+router.register("tasks", TaskViewSet, basename="task")
 
 urlpatterns = router.urls

@@ -149,6 +149,50 @@ def _unsubscribe_token(tenant) -> str:
     return unsubscribe_token(AdvocateFactory(workspace=tenant.workspace))
 
 
+def _program(tenant) -> int:
+    from tests.factories import ProgramFactory
+
+    return ProgramFactory(workspace=tenant.workspace).pk
+
+
+def _ask(tenant) -> int:
+    from tests.factories import AskFactory, ProgramFactory
+
+    return AskFactory(program=ProgramFactory(workspace=tenant.workspace)).pk
+
+
+def _assignment(tenant, state: str = "submitted") -> int:
+    from programs.models import Ask
+    from tests.factories import AssignmentFactory
+
+    return AssignmentFactory(ask=Ask.objects.with_scopes_disabled().get(pk=_ask(tenant)), state=state).pk
+
+
+def _outcome(tenant) -> int:
+    from programs.models import Assignment, Outcome, OutcomeKind
+
+    assignment = Assignment.objects.with_scopes_disabled().get(pk=_assignment(tenant, state="approved"))
+    return Outcome.objects.with_scopes_disabled().create(
+        workspace=tenant.workspace, assignment=assignment, program_id=assignment.program_id, advocate_id=assignment.advocate_id,
+        kind=OutcomeKind.REACH, reach=10,
+    ).pk
+
+
+def _invitation(tenant) -> int:
+    from programs.models import Invitation
+
+    return Invitation.objects.with_scopes_disabled().create(
+        workspace=tenant.workspace, advocate=AdvocateFactory(workspace=tenant.workspace, stage="invited"), inviter_name="Isolation",
+        note="Join us", token_hash=hash_token(f"isolation-api-{tenant.workspace.slug}-{Invitation.objects.with_scopes_disabled().count()}"),
+    ).pk
+
+
+def _task(tenant) -> int:
+    from advocacy.models import Task, TaskKind
+
+    return Task.objects.with_scopes_disabled().create(workspace=tenant.workspace, kind=TaskKind.CHECK_IN, title="Isolation").pk
+
+
 # The workspace slug is not built: each rule chooses whose workspace the URL names.
 SLUG = "slug"
 
@@ -192,6 +236,12 @@ API_OBJECTS: dict[str, Callable[[Any], int]] = {
     "ledger": _ledger_entry,
     "catalog-item": _catalog_item,
     "redemption": _redemption,
+    "program": _program,
+    "ask": _ask,
+    "assignment": _assignment,
+    "outcome": _outcome,
+    "invitation": _invitation,
+    "task": _task,
 }
 
 # Routes outside /w/, /portal/ and /api/v1/ that are not the admin's or allauth's, each
