@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from programs import urls as programs_urls
 from rewards import urls as rewards_urls
 
-from . import portal, public, views
+from . import portal, public, task_views, views
 from .api.errors import api_not_found
 
 manager = [
@@ -36,6 +36,7 @@ manager = [
     path("api-keys/", views.ApiKeysView.as_view(), name="api_keys"),
     path("api-keys/<int:key_id>/revoke/", views.ApiKeyRevokeView.as_view(), name="api_key_revoke"),
     path("audit/", views.AuditLogView.as_view(), name="audit_log"),
+    *task_views.urls,
 ]
 
 member_portal = [

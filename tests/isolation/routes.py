@@ -193,6 +193,17 @@ def _task(tenant) -> int:
     return Task.objects.with_scopes_disabled().create(workspace=tenant.workspace, kind=TaskKind.CHECK_IN, title="Isolation").pk
 
 
+def _assignment_with_proof(tenant) -> int:
+    """A submitted assignment with a proof file (its download page answers 200)."""
+    from django.core.files.base import ContentFile
+
+    from programs.models import Assignment
+
+    assignment = Assignment.objects.with_scopes_disabled().get(pk=_assignment(tenant))
+    assignment.proof_file.save("isolation-proof.txt", ContentFile(b"proof"), save=True)
+    return assignment.pk
+
+
 # The workspace slug is not built: each rule chooses whose workspace the URL names.
 SLUG = "slug"
 
@@ -208,6 +219,16 @@ KWARGS: dict[str, Kwarg] = {
     "item_id": tenant_object(_catalog_item),
     "redemption_id": tenant_object(_redemption),
     "rewards_redemption_action:action": value("approve"),
+    # programs, asks, assignments, invitations and tasks (programs/views/, advocacy/task_views.py)
+    "manager:program_id": tenant_object(_program),
+    "manager:ask_id": tenant_object(_ask),
+    "ask_status:action": value("close"),
+    "manager:assignment_id": tenant_object(_assignment),
+    "assignment_proof:assignment_id": tenant_object(_assignment_with_proof),
+    "assignment_action:action": value("approve"),
+    "manager:outcome_id": tenant_object(_outcome),
+    "invitation_resend:invitation_id": tenant_object(_invitation),
+    "manager:task_id": tenant_object(_task),
     # portal
     "portal_stage:action": value("pause"),
     "portal:assignment_id": tenant_object(_portal_assignment),

@@ -1,0 +1,60 @@
+"""``{% advocate_journey advocate %}``: the advocate's place in the programs, for the core's
+advocate page (which knows nothing of programs but this tag's name): what holds them back
+now (fatigue), the contacts held back recently and why, their assignments, invitations,
+outcomes and open tasks, and the Invite / Offer an ask actions."""
+
+from __future__ import annotations
+
+from django import template
+from django.db.models import Count
+
+from advocacy.models import ContactHold, HoldReason, Stage, Task
+
+from ..models import Ask, Assignment, Invitation, Outcome
+
+try:  # the rotation helper's fatigue rules (issue 4); until they land the card says so
+    from ..fatigue import fatigue_state
+except ImportError:  # pragma: no cover
+    fatigue_state = None
+
+register = template.Library()
+
+SHOWN = 10
+
+
+def _fatigue(advocate) -> list[dict] | None:
+    """The rules holding the advocate back from an offer now, each with its label and the
+    sentence a manager reads; None when the rules are not available."""
+    if fatigue_state is None:
+        return None
+    labels = dict(HoldReason.choices)
+    return [{"reason": h.reason, "label": labels.get(h.reason, h.reason), "detail": h.detail}
+            for h in fatigue_state(advocate=advocate)]
+
+
+@register.inclusion_tag("manager/programs/_advocate_journey.html", takes_context=True)
+def advocate_journey(context, advocate):
+    from ..views.invitations import invite_refusal
+
+    workspace = context["workspace"]
+    holds = list(ContactHold.objects.filter(workspace=workspace, advocate=advocate).order_by("-held_at", "-id")[:SHOWN])
+    ask_ids = [h.subject_id for h in holds if h.subject_type == "ask"]
+    ask_titles = dict(Ask.objects.filter(workspace=workspace, pk__in=ask_ids).values_list("pk", "title")) if ask_ids else {}
+    for h in holds:
+        h.subject_title = ask_titles.get(h.subject_id, "") if h.subject_type == "ask" else ""
+    assignments = Assignment.objects.filter(workspace=workspace, advocate=advocate)
+    return {
+        "advocate": advocate, "workspace": workspace, "membership": context["membership"],
+        "can_write": context["membership"].role != "viewer",
+        "fatigue": _fatigue(advocate),
+        "holds": holds,
+        "assignments": list(assignments.select_related("ask", "ask__program").order_by("-offered_at", "-id")[:SHOWN]),
+        "assignment_counts": dict(assignments.values_list("state").annotate(n=Count("id")).order_by()),
+        "invitations": list(Invitation.objects.filter(workspace=workspace, advocate=advocate).select_related("program")
+                            .order_by("-sent_at", "-id")[:SHOWN]),
+        "outcomes": list(Outcome.objects.filter(workspace=workspace, advocate=advocate).select_related("assignment__ask")
+                         .order_by("-created_at", "-id")[:SHOWN]),
+        "tasks": list(Task.objects.filter(workspace=workspace, advocate=advocate, status=Task.Status.OPEN).order_by("-created_at", "-id")[:SHOWN]),
+        "invitable": invite_refusal(advocate) is None,
+        "active": advocate.stage == Stage.ACTIVE,
+    }

@@ -1,3 +1,0 @@
-"""Manager pages of programs, asks, assignments, invitations and outcomes."""
-
-urls: list = []
