@@ -182,7 +182,7 @@ def find_invitation(token: str) -> Invitation | None:
 @transaction.atomic
 def accept_invitation(*, invitation: Invitation) -> Invitation:
     """Say yes: the advocate becomes ``active`` and is enrolled in the program."""
-    invitation = Invitation.objects.select_for_update().select_related("advocate", "program").get(
+    invitation = Invitation.objects.select_for_update(of=("self",)).select_related("advocate", "program").get(
         pk=invitation.pk, workspace_id=invitation.workspace_id)
     if invitation.status == Invitation.Status.ACCEPTED:
         return invitation
@@ -230,23 +230,24 @@ def enrol(*, advocate: Advocate, program: Program) -> Enrollment:
     return enrollment
 
 
-@transaction.atomic
 def complete_onboarding(*, advocate: Advocate, program: Program, steps_done: Iterable[str]) -> Enrollment:
-    """Record the steps the advocate confirmed; onboarded once every step is done."""
-    enrollment = enrol(advocate=advocate, program=program)
-    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-    if enrollment.onboarded_at is not None:
-        return enrollment
-    done = [s for s in program.onboarding_steps if s in set(steps_done)]
-    missing = [s for s in program.onboarding_steps if s not in done]
-    enrollment.steps_done = done
+    """Record the steps the advocate confirmed; onboarded once every step is done. Steps
+    confirmed so far are kept even when some are still missing (then ValidationFailed)."""
+    with transaction.atomic():
+        enrollment = enrol(advocate=advocate, program=program)
+        enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+        if enrollment.onboarded_at is not None:
+            return enrollment
+        done = [s for s in program.onboarding_steps if s in set(steps_done)]
+        missing = [s for s in program.onboarding_steps if s not in done]
+        enrollment.steps_done = done
+        if not missing:
+            enrollment.onboarded_at = timezone.now()
+            log_action(workspace=advocate.workspace, actor=advocate.email, action="program.onboarded", advocate=advocate,
+                       message=f"Finished the onboarding of {program.name}", data={"program": program.pk})
+        enrollment.save(update_fields=["steps_done", "onboarded_at"])
     if missing:
-        enrollment.save(update_fields=["steps_done"])
         raise ValidationFailed(f"Confirm every step to continue: {'; '.join(missing)}.", fields={"steps": ["Incomplete."]})
-    enrollment.onboarded_at = timezone.now()
-    enrollment.save(update_fields=["steps_done", "onboarded_at"])
-    log_action(workspace=advocate.workspace, actor=advocate.email, action="program.onboarded", advocate=advocate,
-               message=f"Finished the onboarding of {program.name}", data={"program": program.pk})
     return enrollment
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -350,11 +350,20 @@ def create_offers(*, ask: Ask, advocate_ids: list[int], now: datetime, manual_by
     return made
 
 
-@transaction.atomic
 def offer_ask(*, ask: Ask, advocate: Advocate, actor) -> Assignment:
     """A manager offers an ask to one advocate by hand. The same rules as rotation hold:
     the ask is open with room, the advocate is active, onboarded and never offered this ask,
-    and the contact budget allows it (a hold is recorded with its reason and refused)."""
+    and the contact budget allows it. A held-back offer is refused (409 with the reason)
+    and the hold is recorded after the refused attempt's transaction, so it is kept."""
+    outcome = _offer_locked(ask=ask, advocate=advocate, actor=actor)
+    if isinstance(outcome, Assignment):
+        return outcome
+    record_hold(advocate=advocate, subject_type="ask", subject_id=ask.pk, reason=outcome.reason, detail=outcome.detail)
+    raise Conflict(f"Held back: {outcome.detail}", code=f"held_{outcome.reason}")
+
+
+@transaction.atomic
+def _offer_locked(*, ask: Ask, advocate: Advocate, actor):
     from .fatigue import offer_hold
 
     ask = Ask.objects.select_for_update().select_related("program").get(pk=ask.pk, workspace_id=ask.workspace_id)
@@ -370,8 +379,7 @@ def offer_ask(*, ask: Ask, advocate: Advocate, actor) -> Assignment:
     now = timezone.now()
     hold = offer_hold(advocate=advocate, ask=ask, now=now)
     if hold is not None:
-        record_hold(advocate=advocate, subject_type="ask", subject_id=ask.pk, reason=hold.reason, detail=hold.detail, at=now)
-        raise Conflict(f"Held back: {hold.detail}", code=f"held_{hold.reason}")
+        return hold
     made = create_offers(ask=ask, advocate_ids=[advocate.pk], now=now, manual_by=actor or "system")
     if not made:  # a concurrent offer of the same ask to the same person won
         raise Conflict(f"{advocate.display_name} was already offered this ask.", code="already_offered")
@@ -589,9 +597,13 @@ def _clean_outcome(data: dict[str, Any]) -> dict[str, Any]:
     if kind == OutcomeKind.DEAL:
         if not data["deal_name"]:
             raise ValidationFailed("Name the deal.", fields={"deal_name": ["Required for a deal."]})
-        amount = data.get("amount")
-        if amount is None or Decimal(amount) < 0 or Decimal(amount) >= Decimal(10) ** 12:
-            raise ValidationFailed("Give the deal's amount (0 or more).", fields={"amount": ["Required for a deal."]})
+        try:
+            amount = Decimal(str(data.get("amount"))).quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError, TypeError):
+            amount = None
+        if amount is None or not amount.is_finite() or amount < 0 or amount >= Decimal(10) ** 12:
+            raise ValidationFailed("Give the deal's amount: a number, 0 or more.", fields={"amount": ["Required for a deal."]})
+        data["amount"] = amount
         if data.get("deal_status") not in DealStatus.values:
             raise ValidationFailed("Say whether the deal is open, won or lost.", fields={"deal_status": ["Required for a deal."]})
         data.update(url="", reach=None)

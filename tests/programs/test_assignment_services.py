@@ -307,9 +307,6 @@ def test_an_outcome_is_validated_for_its_kind(ws, data, field):
     assert not Outcome.objects.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "programs.services._clean_outcome does Decimal(amount) unguarded: a non-numeric amount raises "
-    "decimal.InvalidOperation (a 500 through any front door that passes strings) instead of ValidationFailed"))
 def test_a_non_numeric_deal_amount_is_a_validation_error(ws):
     a = make(ws, S.APPROVED)
     with pytest.raises(ValidationFailed):

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db.utils import NotSupportedError
 from django.utils import timezone
 
 from advocacy.errors import Conflict, InvalidTransition, ValidationFailed
@@ -31,11 +30,6 @@ from tests.factories import AdvocateFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
 
-# programs.invitations.accept_invitation locks with select_for_update() over select_related("advocate",
-# "program"); program is a nullable foreign key, and Postgres refuses FOR UPDATE on the nullable side of
-# an outer join, so every acceptance fails. select_for_update(of=("self",)) fixes it; then drop this marker.
-ACCEPT_LOCK_BUG = pytest.mark.xfail(raises=NotSupportedError, strict=True,
-                                    reason="accept_invitation: FOR UPDATE on a nullable outer join (see above)")
 
 MESSAGE = {"note": "Your feedback shaped SSO. Join us?", "why_chosen": "Three happy years.",
            "whats_in_it": "Early betas.", "what_taking_part_looks_like": "One small ask a month."}
@@ -169,7 +163,6 @@ def test_resending_to_someone_who_opted_out_meanwhile_is_refused(ws):
         resend_invitation(invitation=sent.invitation, actor=ws.manager)
 
 
-@ACCEPT_LOCK_BUG
 def test_the_link_works_until_the_last_second_of_day_14_and_not_after(ws):
     advocate = candidate(ws)
     sent = invite(ws, advocate)
@@ -184,7 +177,6 @@ def test_the_link_works_until_the_last_second_of_day_14_and_not_after(ws):
     assert fresh(advocate).stage == Stage.INVITED
 
 
-@ACCEPT_LOCK_BUG
 def test_accepting_one_second_before_the_14_days_end_works(ws):
     advocate = candidate(ws)
     sent = invite(ws, advocate)
@@ -196,7 +188,6 @@ def test_accepting_one_second_before_the_14_days_end_works(ws):
 # --- Accept, decline, onboarding ------------------------------------------------------------
 
 
-@ACCEPT_LOCK_BUG
 def test_accepting_makes_the_advocate_active_and_enrols_them(ws):
     program = ProgramFactory(workspace=ws.workspace)
     advocate = candidate(ws)
@@ -211,7 +202,6 @@ def test_accepting_makes_the_advocate_active_and_enrols_them(ws):
     assert AuditLog.objects.filter(action="invitation.accepted", advocate=advocate).exists()
 
 
-@ACCEPT_LOCK_BUG
 def test_accepting_twice_changes_nothing_more(ws):
     sent = invite(ws, candidate(ws))
     accept_invitation(invitation=sent.invitation)
@@ -220,7 +210,6 @@ def test_accepting_twice_changes_nothing_more(ws):
     assert AuditLog.objects.count() == count
 
 
-@ACCEPT_LOCK_BUG
 def test_an_alumna_or_paused_advocate_who_accepts_becomes_active(ws):
     for stage in (Stage.ALUMNI, Stage.PAUSED):
         advocate = AdvocateFactory(workspace=ws.workspace, stage=stage)
@@ -228,7 +217,6 @@ def test_an_alumna_or_paused_advocate_who_accepts_becomes_active(ws):
         assert fresh(advocate).stage == Stage.ACTIVE
 
 
-@ACCEPT_LOCK_BUG
 def test_someone_who_opted_out_after_the_invitation_cannot_accept_it(ws):
     advocate = candidate(ws)
     sent = invite(ws, advocate)
@@ -238,7 +226,6 @@ def test_someone_who_opted_out_after_the_invitation_cannot_accept_it(ws):
     assert fresh(advocate).stage == Stage.OPTED_OUT
 
 
-@ACCEPT_LOCK_BUG
 def test_accepting_a_program_with_steps_requires_onboarding_before_the_first_ask(ws):
     program = ProgramFactory(workspace=ws.workspace, onboarding_steps=["Accept the terms", "Add a photo"])
     advocate = candidate(ws)
@@ -256,9 +243,6 @@ def test_accepting_a_program_with_steps_requires_onboarding_before_the_first_ask
     assert pending_onboarding(advocate) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "complete_onboarding saves steps_done and then raises ValidationFailed inside its @transaction.atomic, "
-    "so the save is rolled back: the steps confirmed so far are not remembered"))
 def test_incomplete_onboarding_remembers_the_steps_confirmed_so_far(ws):
     program = ProgramFactory(workspace=ws.workspace, onboarding_steps=["Accept the terms", "Add a photo"])
     advocate = AdvocateFactory(workspace=ws.workspace)
@@ -267,7 +251,6 @@ def test_incomplete_onboarding_remembers_the_steps_confirmed_so_far(ws):
     assert Enrollment.objects.get(program=program, advocate=advocate).steps_done == ["Accept the terms"]
 
 
-@ACCEPT_LOCK_BUG
 def test_declining_keeps_the_advocate_invited_and_closes_the_link(ws):
     advocate = candidate(ws)
     sent = invite(ws, advocate)

@@ -10,7 +10,6 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.db.utils import NotSupportedError
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -39,11 +38,6 @@ from tests.isolation.helpers import assert_unchanged, db_fingerprint
 
 pytestmark = pytest.mark.django_db
 
-# programs.invitations.accept_invitation locks with select_for_update() over select_related("advocate",
-# "program"); program is a nullable foreign key, and Postgres refuses FOR UPDATE on the nullable side of
-# an outer join, so every acceptance fails. select_for_update(of=("self",)) fixes it; then drop this marker.
-ACCEPT_LOCK_BUG = pytest.mark.xfail(raises=NotSupportedError, strict=True,
-                                    reason="accept_invitation: FOR UPDATE on a nullable outer join (see above)")
 S = AssignmentState
 
 # The smallest valid PNG (1x1, transparent).
@@ -476,7 +470,6 @@ def test_the_invitation_page_shows_the_personal_message_and_one_button_and_get_c
     assert stage_of(advocate) == Stage.INVITED
 
 
-@ACCEPT_LOCK_BUG
 def test_joining_makes_the_advocate_active_enrols_them_and_offers_the_portal_sign_in(client, tenant_a):
     program = ProgramFactory(workspace=tenant_a.workspace, name="Champions")
     sent, advocate = invite(tenant_a, program=program)
@@ -499,7 +492,6 @@ def test_joining_makes_the_advocate_active_enrols_them_and_offers_the_portal_sig
     assert signin.status_code == 302 and "next=/portal/alpha/asks/" in signin["Location"]
 
 
-@ACCEPT_LOCK_BUG
 def test_joining_a_program_with_steps_leads_to_onboarding_first(client, tenant_a):
     program = ProgramFactory(workspace=tenant_a.workspace, onboarding_steps=["Accept the terms"])
     sent, advocate = invite(tenant_a, program=program)
@@ -512,7 +504,6 @@ def test_joining_a_program_with_steps_leads_to_onboarding_first(client, tenant_a
     assert f'name="next" value="{url("portal_onboarding", tenant_a)}"' in html
 
 
-@ACCEPT_LOCK_BUG
 def test_joining_when_already_signed_in_as_that_advocate_goes_straight_to_the_portal(client, tenant_a):
     user = UserFactory(email="ada@customer.example")
     advocate = AdvocateFactory(workspace=tenant_a.workspace, stage=Stage.CANDIDATE, email=user.email, user=user)
@@ -524,7 +515,6 @@ def test_joining_when_already_signed_in_as_that_advocate_goes_straight_to_the_po
     assert response.status_code == 302 and response["Location"] == url("portal_asks", tenant_a)
 
 
-@ACCEPT_LOCK_BUG
 def test_joining_twice_is_harmless(client, tenant_a):
     sent, advocate = invite(tenant_a)
     link = reverse("invitation", args=[sent.token])
@@ -533,7 +523,6 @@ def test_joining_twice_is_harmless(client, tenant_a):
     assert stage_of(advocate) == Stage.ACTIVE
 
 
-@ACCEPT_LOCK_BUG
 def test_no_thanks_declines_and_changes_nothing_else(client, tenant_a):
     sent, advocate = invite(tenant_a)
     link = reverse("invitation", args=[sent.token])
@@ -550,7 +539,6 @@ def test_no_thanks_declines_and_changes_nothing_else(client, tenant_a):
     assert stage_of(advocate) == Stage.INVITED
 
 
-@ACCEPT_LOCK_BUG
 def test_an_expired_link_shows_a_friendly_page_and_cannot_be_accepted(client, tenant_a):
     sent, advocate = invite(tenant_a)
     link = reverse("invitation", args=[sent.token])
