@@ -4,6 +4,8 @@ dismiss with notes, or reopen. The rules are advocacy.services.tasks'."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -44,7 +46,7 @@ class TaskListView(ManagerView):
             rows = rows.filter(Q(title__icontains=q) | Q(advocate__email__icontains=q) | Q(advocate__name__icontains=q))
         open_first = Case(When(status=Task.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField())
         page = Paginator(rows.order_by(open_first, "-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-        query = "&".join(p for p in (f"status={status}", f"kind={kind}" if kind else "", f"q={q}" if q else "") if p)
+        query = urlencode({"status": status, **({"kind": kind} if kind else {}), **({"q": q} if q else {})})
         return TemplateResponse(request, "manager/tasks/list.html", self.get_context_data(
             page=page, status=status, kind=kind, q=q, query=query, filters=STATUS_FILTERS, kinds=TaskKind.choices,
             can_write=self.membership.has_role(self.write_role),

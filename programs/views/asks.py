@@ -5,6 +5,8 @@ and the assignments as CSV."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -99,7 +101,7 @@ class AskDetailView(ProgramsView):
             assignments = assignments.filter(Q(advocate__email__icontains=q) | Q(advocate__name__icontains=q))
         page = Paginator(assignments.order_by("-offered_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
         holds = ContactHold.objects.filter(workspace=self.workspace, subject_type="ask", subject_id=ask.pk)
-        query = "&".join(p for p in (f"state={state}", f"q={q}" if q else "") if p)
+        query = urlencode({"state": state, **({"q": q} if q else {})})
         group_counts = {key: sum(row.counts.get(s, 0) for s in group) for key, group in STATE_GROUPS.items()}
         group_counts["all"] = sum(row.counts.values())
         return TemplateResponse(request, "manager/programs/ask_detail.html", self.get_context_data(

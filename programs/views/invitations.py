@@ -6,6 +6,8 @@ The rules are programs.invitations' and programs.services'."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -193,7 +195,7 @@ class InvitationListView(ProgramsView):
         if q:
             rows = rows.filter(Q(advocate__email__icontains=q) | Q(advocate__name__icontains=q))
         page = Paginator(rows.order_by("-sent_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-        query = "&".join(p for p in (f"status={status}", f"q={q}" if q else "") if p)
+        query = urlencode({"status": status, **({"q": q} if q else {})})
         return TemplateResponse(request, "manager/programs/invitations.html", self.get_context_data(
             page=page, status=status, filters=INVITATION_FILTERS, q=q, query=query, now=timezone.now(),
         ))

@@ -4,6 +4,8 @@ detail page (its asks with progress, objectives against results) and its outcome
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -39,7 +41,7 @@ class ProgramListView(ProgramsView):
         if q:
             rows = rows.filter(name__icontains=q)
         page = Paginator(program_list(rows.order_by("name", "id")), PAGE_SIZE).get_page(request.GET.get("page"))
-        query = "&".join(p for p in (f"status={status}", f"q={q}" if q else "") if p)
+        query = urlencode({"status": status, **({"q": q} if q else {})})
         return TemplateResponse(request, "manager/programs/list.html", self.get_context_data(
             page=page, status=status, filters=STATUS_FILTERS, q=q, query=query,
             waiting=services.approval_queue(self.workspace).count(),

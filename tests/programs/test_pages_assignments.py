@@ -283,7 +283,7 @@ def test_recording_a_deal_on_an_approved_assignment_tells_the_advocate(client, t
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"kind": "deal", "deal_name": "", "amount": "10", "deal_status": "won"}, "Name the deal."),
-    ({"kind": "deal", "deal_name": "Acme", "amount": "", "deal_status": "won"}, "Give the deal's amount (0 or more)."),
+    ({"kind": "deal", "deal_name": "Acme", "amount": "", "deal_status": "won"}, "Give the deal's amount: a number, 0 or more."),
     ({"kind": "deal", "deal_name": "Acme", "amount": "10", "deal_status": ""}, "Say whether the deal is open, won or lost."),
     ({"kind": "review", "url": ""}, "Give the published review's link"),
     ({"kind": "reach", "reach": ""}, "Give how many people it reached."),

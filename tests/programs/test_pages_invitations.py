@@ -333,3 +333,23 @@ def test_advocate_page_never_shows_another_workspaces_rows(client, tenant_a, ten
     assert "B's secret task" not in body and invited_b.inviter_name not in body
     with scopes_disabled():
         assert Task.objects.count() == 1
+
+
+def test_the_invitations_list_takes_the_same_queries_for_few_and_many(client, tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(tenant_a.manager)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url("invitation_list", tenant_a)).status_code == 200
+        return len(ctx.captured_queries)
+
+    program = ProgramFactory(workspace=tenant_a.workspace)
+    invited(tenant_a, program=program)
+    few = count()
+    for _ in range(12):
+        invited(tenant_a, program=program)
+        invited(tenant_a)
+    assert count() == few

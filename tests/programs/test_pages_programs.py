@@ -538,9 +538,6 @@ def test_outcome_rows_are_not_needed_for_a_program_without_objectives(client, te
         assert not Outcome.objects.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "programs.services.offer_ask calls record_hold inside its @transaction.atomic and then raises Conflict, so the "
-    "ContactHold row is rolled back with it (reported to the lead; remove this mark when fixed)"))
 def test_a_held_back_offer_by_hand_is_listed_among_the_people_held_back(client, tenant_a, open_ask):
     advocate = _active(tenant_a, name="Hana Held", last_asked_at=timezone.now() - timedelta(days=2))
     client.force_login(tenant_a.manager)
@@ -549,3 +546,19 @@ def test_a_held_back_offer_by_hand_is_listed_among_the_people_held_back(client, 
     body = text(client.get(url("ask_detail", tenant_a, open_ask.pk)))
 
     assert "Held back (1)" in body and "Hana Held" in body and "Offered too recently: Last offered an ask on" in body
+
+
+def test_the_deadline_is_typed_and_shown_in_the_workspaces_time_zone(client, tenant_a):
+    from advocacy.models import Workspace
+
+    Workspace.objects.filter(pk=tenant_a.workspace.pk).update(timezone="Europe/Paris")
+    program = ProgramFactory(workspace=tenant_a.workspace)
+    client.force_login(tenant_a.manager)
+
+    client.post(url("ask_create", tenant_a, program.pk), ask_data(deadline="2031-06-01T12:00"))
+
+    with scopes_disabled():
+        ask = Ask.objects.get(program=program)
+    assert ask.deadline.isoformat() == "2031-06-01T10:00:00+00:00"  # 12:00 in Paris, summer time
+    assert "1 Jun 2031 12:00 (Europe/Paris)" in text(client.get(url("ask_detail", tenant_a, ask.pk)))
+    assert 'value="2031-06-01T12:00"' in client.get(url("ask_edit", tenant_a, ask.pk)).content.decode()
