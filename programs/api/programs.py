@@ -205,7 +205,7 @@ NO_PROGRAM = OpenApiResponse(description="No such ask, or no such program in thi
 OFFER_REFUSALS = (
     "409 when the ask is not open (`ask_not_open`), the advocate is not active (`advocate_not_active`), was already "
     "offered this ask (`already_offered`), has not finished the program's onboarding (`not_onboarded`), or the contact "
-    "budget holds the offer back (`held_<reason>`, e.g. `held_too_soon`, with the hold's sentence as the message)."
+    "budget holds the offer back (`held_<reason>`, e.g. `held_spacing` or `held_budget`, with the hold's sentence as the message)."
 )
 
 
