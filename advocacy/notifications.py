@@ -47,7 +47,8 @@ def may_email(advocate) -> bool:
     and have not opted out (opted-out people are never contacted again)."""
     from .models import Channel, Stage
 
-    return Channel.EMAIL in (advocate.channels or []) and not advocate.is_erased and advocate.stage != Stage.OPTED_OUT
+    return (bool(advocate.email) and Channel.EMAIL in (advocate.channels or []) and not advocate.is_erased
+            and advocate.stage != Stage.OPTED_OUT)
 
 
 def email_advocate(*, advocate, template: str, context: dict[str, Any], portal_url_name: str = "portal_home") -> bool:

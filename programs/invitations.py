@@ -252,6 +252,20 @@ def complete_onboarding(*, advocate: Advocate, program: Program, steps_done: Ite
 
 
 def pending_onboarding(advocate: Advocate) -> list[Enrollment]:
-    """The advocate's programs whose onboarding they still have to finish."""
-    return list(Enrollment.objects.filter(workspace_id=advocate.workspace_id, advocate=advocate, onboarded_at__isnull=True)
-                .select_related("program").order_by("program__name"))
+    """The active programs with onboarding steps that the advocate has not finished, as
+    their enrolments (unsaved when they never started: finishing the steps enrols them).
+    Anyone in the program may onboard, not only people invited into that program."""
+    if advocate.stage == Stage.OPTED_OUT or advocate.is_erased:
+        return []
+    programs = list(Program.objects.filter(workspace_id=advocate.workspace_id, status=ProgramStatus.ACTIVE)
+                    .exclude(onboarding_steps=[]).order_by("name", "id"))
+    started = {e.program_id: e for e in Enrollment.objects.filter(
+        workspace_id=advocate.workspace_id, advocate=advocate, program__in=programs)}
+    pending = []
+    for program in programs:
+        enrollment = started.get(program.pk) or Enrollment(
+            workspace_id=advocate.workspace_id, program=program, advocate=advocate, steps_done=[])
+        enrollment.program = program
+        if enrollment.onboarded_at is None:
+            pending.append(enrollment)
+    return pending

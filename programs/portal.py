@@ -42,6 +42,7 @@ from .services import (
     PROOF_TYPES,
     accept_assignment,
     decline_assignment,
+    lapse_reason,
     submit_proof,
 )
 
@@ -60,12 +61,9 @@ def proof_limits() -> dict:
 
 
 def lapsed(assignment: Assignment, now: datetime) -> bool:
-    """An offer or accepted work whose week or deadline has passed but that the expiry job
-    has not reached yet: shown as expired, without buttons (the service refuses it anyway)."""
-    if assignment.state == S.OFFERED and assignment.offer_expires_at <= now:
-        return True
-    deadline = assignment.ask.deadline
-    return assignment.state in (S.OFFERED, S.ACCEPTED) and deadline is not None and deadline <= now
+    """Shown as expired, without buttons, before the expiry job reaches it (the rule is
+    programs.services.lapse_reason; the service refuses an answer anyway)."""
+    return lapse_reason(assignment, now) is not None
 
 
 def home_context(advocate: Advocate) -> dict:

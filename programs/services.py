@@ -401,15 +401,24 @@ def _claim(assignment: Assignment, target: str, **fields) -> Assignment:
     return fresh
 
 
+def lapse_reason(assignment: Assignment, now: datetime) -> str | None:
+    """Why an offer (or accepted work) has lapsed although the expiry job has not reached it
+    yet: its week or the ask's deadline passed. None while it is still current. The pages
+    use it to show such an offer as expired; the answers below refuse it."""
+    deadline = assignment.ask.deadline
+    if assignment.state in (S.OFFERED, S.ACCEPTED) and deadline is not None and deadline <= now:
+        return "The ask's deadline passed."
+    if assignment.state == S.OFFERED and assignment.offer_expires_at <= now:
+        return "The offer was not taken within 7 days."
+    return None
+
+
 def _expire_if_due(assignment: Assignment, now: datetime) -> None:
-    """An offer whose week (or deadline) passed is expired even before the job runs. Called
-    outside the answer's transaction, so the expiry stays when the answer is refused."""
+    """A lapsed offer is expired even before the job runs. Called outside the answer's
+    transaction, so the expiry stays when the answer is refused."""
     fresh = Assignment.objects.select_related("ask").get(pk=assignment.pk)
-    due = (fresh.state == S.OFFERED and fresh.offer_expires_at <= now) or (
-        fresh.state in (S.OFFERED, S.ACCEPTED) and fresh.ask.deadline is not None and fresh.ask.deadline <= now
-    )
-    if due:
-        reason = "The ask's deadline passed." if fresh.ask.deadline and fresh.ask.deadline <= now else "The offer was not taken within 7 days."
+    reason = lapse_reason(fresh, now)
+    if reason:
         Assignment.objects.filter(pk=fresh.pk, state=fresh.state).update(state=S.EXPIRED, decided_at=now, reason=reason)
         raise InvalidTransition(f"This offer has expired: {reason[0].lower()}{reason[1:]}", code="expired")
 
@@ -431,15 +440,18 @@ def accept_assignment(*, assignment: Assignment, actor, advocate: Advocate | Non
     return fresh
 
 
-@transaction.atomic
 def decline_assignment(*, assignment: Assignment, actor, reason: str = "", advocate: Advocate | None = None) -> Assignment:
+    """The advocate says no (an optional reason). A lapsed offer is expired, not declined."""
     _owned(assignment, advocate)
     reason = " ".join((reason or "").split())
     if len(reason) > 300:
         raise ValidationFailed("The reason is at most 300 characters.", fields={"reason": ["Too long."]})
-    fresh = _claim(assignment, S.DECLINED, decided_at=timezone.now(), reason=reason)
-    log_action(workspace=fresh.advocate.workspace, actor=actor, action="assignment.declined", advocate=fresh.advocate,
-               message=f"Declined “{fresh.ask.title}”" + (f": {reason}" if reason else ""), data={"assignment": fresh.pk})
+    now = timezone.now()
+    _expire_if_due(assignment, now)
+    with transaction.atomic():
+        fresh = _claim(assignment, S.DECLINED, decided_at=now, reason=reason)
+        log_action(workspace=fresh.advocate.workspace, actor=actor, action="assignment.declined", advocate=fresh.advocate,
+                   message=f"Declined “{fresh.ask.title}”" + (f": {reason}" if reason else ""), data={"assignment": fresh.pk})
     return fresh
 
 

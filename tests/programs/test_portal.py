@@ -348,14 +348,22 @@ def test_onboarding_lists_the_steps_and_needs_every_one(advocate_client, tenant_
     assert "You are all set" in advocate_client.get(onboarding).content.decode()
 
 
-def test_onboarding_of_a_program_the_advocate_is_not_enrolled_in_is_404(advocate_client, tenant_a, tenant_b):
-    mine = ProgramFactory(workspace=tenant_a.workspace, onboarding_steps=["Terms"])
+def test_onboarding_of_another_workspaces_program_or_a_program_without_steps_is_404(advocate_client, tenant_a, tenant_b):
     theirs = ProgramFactory(workspace=tenant_b.workspace, onboarding_steps=["Terms"])
-    for program_id in (mine.pk, theirs.pk, "", "x"):
+    no_steps = ProgramFactory(workspace=tenant_a.workspace)
+    for program_id in (theirs.pk, no_steps.pk, "", "x"):
         response = advocate_client.post(url("portal_onboarding", tenant_a), {"program": program_id, "steps": ["Terms"]})
         assert response.status_code == 404
     with scopes_disabled():
         assert not Enrollment.objects.exists()
+
+
+def test_an_active_advocate_never_invited_to_a_program_with_steps_can_onboard_into_it(advocate_client, tenant_a):
+    program = ProgramFactory(workspace=tenant_a.workspace, onboarding_steps=["Terms"])
+    response = advocate_client.post(url("portal_onboarding", tenant_a), {"program": program.pk, "steps": ["Terms"]})
+    assert response.status_code == 302
+    with scopes_disabled():
+        assert Enrollment.objects.get(program=program, advocate=tenant_a.advocate).onboarded_at is not None
 
 
 # --- Impact ------------------------------------------------------------------------------
