@@ -347,6 +347,9 @@ class Advocate(models.Model):
             models.Index(fields=["workspace", "last_activity_at"]),
             models.Index(fields=["workspace", "-score"]),
             models.Index(fields=["workspace", "created_at"]),
+            # Rotation's queue: active advocates, never asked first, then longest ago.
+            models.Index(models.F("workspace"), models.F("last_asked_at").asc(nulls_first=True),
+                         condition=Q(stage="active"), name="advocate_rotation_queue"),
         ]
 
     def __str__(self) -> str:
@@ -553,7 +556,10 @@ class Contact(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         constraints = [models.UniqueConstraint(fields=["workspace", "subject"], name="contact_unique_subject")]
-        indexes = [models.Index(fields=["workspace", "advocate", "at"])]
+        indexes = [
+            models.Index(fields=["workspace", "advocate", "at"]),
+            models.Index(fields=["workspace", "at"], name="contact_budget_window"),  # contacts in the rolling 30 days
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.advocate_id} at {self.at:%Y-%m-%d}"

@@ -266,6 +266,10 @@ CELERY_BEAT_SCHEDULE = {
     "award-tenure-badges": {"task": "rewards.badge_tasks.award_tenure_badges", "schedule": crontab(minute=23, hour=4)},
     "expire-points": {"task": "rewards.tasks.expire_points", "schedule": crontab(minute=5, hour=3)},
     "release-held-rewards": {"task": "rewards.tasks.release_held_rewards", "schedule": crontab(minute=11)},
+    "rotate-asks": {"task": "programs.tasks.rotate_asks", "schedule": crontab(minute="*/15"), "options": {"queue": "jobs"}},
+    "check-fatigue": {"task": "programs.tasks.check_fatigue", "schedule": crontab(minute=35, hour=5), "options": {"queue": "jobs"}},
+    "expire-assignments": {"task": "programs.tasks.expire_assignments", "schedule": crontab(minute=7), "options": {"queue": "jobs"}},
+    "send-reminders": {"task": "programs.tasks.send_reminders", "schedule": crontab(minute=9), "options": {"queue": "jobs"}},
 }
 
 IDEMPOTENCY_KEY_TTL_HOURS = 24

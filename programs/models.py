@@ -235,6 +235,7 @@ class Assignment(models.Model):
             models.Index(fields=["workspace", "advocate", "-offered_at"]),
             models.Index(fields=["workspace", "state", "offer_expires_at"]),
             models.Index(fields=["workspace", "state", "-submitted_at"]),
+            models.Index(fields=["workspace", "state", "decided_at"], name="assignment_state_decided"),  # rest after large asks
         ]
 
     def __str__(self) -> str:
