@@ -41,7 +41,7 @@ class TaskListView(ManagerView):
             rows = rows.filter(status=status)
         if kind:
             rows = rows.filter(kind=kind)
-        q = (request.GET.get("q") or "").strip()[:200]
+        q = " ".join((request.GET.get("q") or "").replace("\x00", "").split())[:200]
         if q:
             rows = rows.filter(Q(title__icontains=q) | Q(advocate__email__icontains=q) | Q(advocate__name__icontains=q))
         open_first = Case(When(status=Task.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField())

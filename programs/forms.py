@@ -176,7 +176,7 @@ class OutcomeForm(forms.Form):
 
 class InviteForm(forms.Form):
     program = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Program",
-                                     help_text="Optional: enrol them in a program when they accept.")
+                                     help_text="They are enrolled in it when they accept.")
     inviter_name = forms.CharField(max_length=120, label="From", help_text="The named person the note comes from.")
     note = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 5}), label="Personal note")
     why_chosen = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),

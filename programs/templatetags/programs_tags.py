@@ -1,7 +1,8 @@
-"""``{% advocate_journey advocate %}``: the advocate's place in the programs, for the core's
-advocate page (which knows nothing of programs but this tag's name): what holds them back
-now (fatigue), the contacts held back recently and why, their assignments, invitations,
-outcomes and open tasks, and the Invite / Offer an ask actions."""
+"""``{% advocate_journey advocate %}`` and ``{% advocate_actions advocate %}``: the advocate's
+place in the programs, for the core's advocate page (which knows nothing of programs but
+these tags' names): what holds them back now (fatigue), the contacts held back recently and
+why, their assignments, invitations, outcomes and open tasks; and the Invite / Offer an ask
+buttons."""
 
 from __future__ import annotations
 
@@ -34,8 +35,6 @@ def _fatigue(advocate) -> list[dict] | None:
 
 @register.inclusion_tag("manager/programs/_advocate_journey.html", takes_context=True)
 def advocate_journey(context, advocate):
-    from ..views.invitations import invite_refusal
-
     workspace = context["workspace"]
     holds = list(ContactHold.objects.filter(workspace=workspace, advocate=advocate).order_by("-held_at", "-id")[:SHOWN])
     ask_ids = [h.subject_id for h in holds if h.subject_type == "ask"]
@@ -55,6 +54,14 @@ def advocate_journey(context, advocate):
         "outcomes": list(Outcome.objects.filter(workspace=workspace, advocate=advocate).select_related("assignment__ask")
                          .order_by("-created_at", "-id")[:SHOWN]),
         "tasks": list(Task.objects.filter(workspace=workspace, advocate=advocate, status=Task.Status.OPEN).order_by("-created_at", "-id")[:SHOWN]),
-        "invitable": invite_refusal(advocate) is None,
-        "active": advocate.stage == Stage.ACTIVE,
     }
+
+
+@register.inclusion_tag("manager/programs/_advocate_actions.html", takes_context=True)
+def advocate_actions(context, advocate):
+    """The Invite and Offer an ask buttons of the advocate's page (the page shows them only to
+    managers and owners), each only when the person can be invited or offered an ask."""
+    from ..views.invitations import invite_refusal
+
+    return {"advocate": advocate, "workspace": context["workspace"], "invitable": invite_refusal(advocate) is None,
+            "active": advocate.stage == Stage.ACTIVE}

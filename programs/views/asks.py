@@ -22,7 +22,7 @@ from rewards.services import tier_ladder
 from .. import services, states
 from ..forms import AskForm, ReasonForm
 from ..models import DEFAULT_POINTS, Ask, AskKind, AskStatus, Assignment, AssignmentState, Program
-from .base import PAGE_SIZE, ProgramsView, form_error, status_of
+from .base import PAGE_SIZE, ProgramsView, form_error, search_term, status_of
 from .reads import ask_rows
 
 S = AssignmentState
@@ -93,7 +93,7 @@ class AskDetailView(ProgramsView):
         state = request.GET.get("state") or "all"
         if state not in dict(STATE_FILTERS):
             state = "all"
-        q = (request.GET.get("q") or "").strip()[:200]
+        q = search_term(request.GET)
         assignments = Assignment.objects.filter(workspace=self.workspace, ask=ask).select_related("advocate")
         if state != "all":
             assignments = assignments.filter(state__in=STATE_GROUPS[state])
@@ -138,11 +138,11 @@ class AskOfferView(ProgramsView):
 
     def get(self, request, ask_id: int):
         ask = self.get_for_workspace(Ask, pk=ask_id)
-        return self.render(ask, q=(request.GET.get("q") or "").strip()[:200])
+        return self.render(ask, q=search_term(request.GET))
 
     def post(self, request, ask_id: int):
         ask = self.get_for_workspace(Ask, pk=ask_id)
-        q = (request.POST.get("q") or "").strip()[:200]
+        q = search_term(request.POST)
         raw = request.POST.get("advocate") or ""
         advocate = Advocate.objects.filter(workspace=self.workspace, pk=int(raw)).first() if raw.isdigit() and len(raw) < 12 else None
         if advocate is None:

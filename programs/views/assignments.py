@@ -106,7 +106,9 @@ class AssignmentActionView(ProgramsView):
     def post(self, request, assignment_id: int, action: str):
         a = self.setup_action(assignment_id, action)
         form = ReasonForm(request.POST)
-        text = form.cleaned_data["reason"] if form.is_valid() else (request.POST.get("reason") or "")[:300]
+        if not form.is_valid():
+            return self.render(a, action, error=" ".join(form.errors.get("reason", ["The reason was not understood."])), status=400)
+        text = form.cleaned_data["reason"]
         try:
             if action == "approve":
                 a = services.approve_assignment(assignment=a, actor=request.user)

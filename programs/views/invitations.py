@@ -24,7 +24,7 @@ from advocacy.queries import AdvocateFilter
 from .. import invitations, services
 from ..forms import InviteForm
 from ..models import Ask, AskStatus, Invitation, Program
-from .base import PAGE_SIZE, ProgramsView, form_error, status_of
+from .base import PAGE_SIZE, ProgramsView, form_error, search_term, status_of
 
 
 def invite_refusal(advocate: Advocate) -> str | None:
@@ -191,7 +191,7 @@ class InvitationListView(ProgramsView):
             rows = rows.filter(status=Invitation.Status.SENT, sent_at__lte=cutoff)
         elif status != "all":
             rows = rows.filter(status=status)
-        q = (request.GET.get("q") or "").strip()[:200]
+        q = search_term(request.GET)
         if q:
             rows = rows.filter(Q(advocate__email__icontains=q) | Q(advocate__name__icontains=q))
         page = Paginator(rows.order_by("-sent_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))

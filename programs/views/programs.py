@@ -19,7 +19,7 @@ from advocacy.models import Role
 from .. import services
 from ..forms import ProgramForm
 from ..models import Ask, Outcome, Program, ProgramStatus
-from .base import PAGE_SIZE, ProgramsView, form_error
+from .base import PAGE_SIZE, ProgramsView, form_error, search_term
 from .reads import ask_rows, program_list, program_results
 
 STATUS_FILTERS = [("current", "Active and draft"), *ProgramStatus.choices, ("all", "All")]
@@ -37,7 +37,7 @@ class ProgramListView(ProgramsView):
             rows = rows.filter(status__in=[ProgramStatus.ACTIVE, ProgramStatus.DRAFT])
         elif status != "all":
             rows = rows.filter(status=status)
-        q = (request.GET.get("q") or "").strip()[:120]
+        q = search_term(request.GET, 120)
         if q:
             rows = rows.filter(name__icontains=q)
         page = Paginator(program_list(rows.order_by("name", "id")), PAGE_SIZE).get_page(request.GET.get("page"))

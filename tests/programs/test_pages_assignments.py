@@ -343,3 +343,19 @@ def test_viewer_cannot_record_or_edit_outcomes(client, tenant_a):
     assert client.get(url("outcome_edit", tenant_a, outcome.pk)).status_code == 403
     assert client.post(url("outcome_edit", tenant_a, outcome.pk), {"kind": "reach", "reach": "5"}).status_code == 403
     assert reload(outcome).reach == 10
+
+
+@pytest.mark.parametrize("path", [
+    "approvals/?page=abc", "approvals/?page=-1", "assignments/99999999999999999999/", "assignments/99999999999999999999/proof/",
+    "assignments/1/approve/", "outcomes/99999999999999999999/edit/",
+])
+def test_garbage_in_assignment_urls_is_never_a_500(client, tenant_a, path):
+    client.force_login(tenant_a.owner)
+    assert client.get(f"/w/{tenant_a.workspace.slug}/{path}").status_code in (200, 404)
+
+
+def test_a_nul_character_in_a_reason_is_a_400_not_a_500(client, tenant_a):
+    a = submitted(tenant_a)
+    client.force_login(tenant_a.manager)
+    response = client.post(url("assignment_action", tenant_a, a.pk, "reject"), {"reason": "bad\x00proof"})
+    assert response.status_code == 400 and reload(a).state == S.SUBMITTED

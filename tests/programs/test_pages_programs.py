@@ -562,3 +562,23 @@ def test_the_deadline_is_typed_and_shown_in_the_workspaces_time_zone(client, ten
     assert ask.deadline.isoformat() == "2031-06-01T10:00:00+00:00"  # 12:00 in Paris, summer time
     assert "1 Jun 2031 12:00 (Europe/Paris)" in text(client.get(url("ask_detail", tenant_a, ask.pk)))
     assert 'value="2031-06-01T12:00"' in client.get(url("ask_edit", tenant_a, ask.pk)).content.decode()
+
+
+@pytest.mark.parametrize("path", [
+    "programs/?q=%00&status=%00&page=zz", "programs/99999999999999999999/", "programs/99999999999999999999/edit/",
+    "asks/99999999999999999999/", "asks/1/?state=%00&q=%00&page=-5", "asks/1/offer/?q=%00", "invitations/?q=%00&status=x",
+    "tasks/?q=%00&kind=%00", "advocates/invite/?q=%00&stage=%00", "programs/1/outcomes.csv",
+])
+def test_garbage_in_page_urls_is_never_a_500(client, tenant_a, path):
+    AskFactory(program=ProgramFactory(workspace=tenant_a.workspace))
+    client.force_login(tenant_a.owner)
+    assert client.get(f"/w/{tenant_a.workspace.slug}/{path}").status_code in (200, 404)
+
+
+def test_a_nul_character_in_forms_is_a_400_not_a_500(client, tenant_a, open_ask):
+    client.force_login(tenant_a.manager)
+    assert client.post(url("program_create", tenant_a), program_data(name="x\x00y")).status_code == 400
+    assert client.post(url("ask_edit", tenant_a, open_ask.pk), ask_data(title="x\x00y")).status_code == 400
+    assert client.post(url("ask_offer", tenant_a, open_ask.pk), {"advocate": "1", "q": "\x00"}).status_code == 400
+    assert client.post(url("ask_status", tenant_a, open_ask.pk, "close"), {"reason": "\x00"}).status_code == 400
+    assert reload(open_ask).status == AskStatus.OPEN
