@@ -11,23 +11,17 @@ from django.db.models import Count
 
 from advocacy.models import ContactHold, HoldReason, Stage, Task
 
+from ..fatigue import fatigue_state
 from ..models import Ask, Assignment, Invitation, Outcome
-
-try:  # the rotation helper's fatigue rules (issue 4); until they land the card says so
-    from ..fatigue import fatigue_state
-except ImportError:  # pragma: no cover
-    fatigue_state = None
 
 register = template.Library()
 
 SHOWN = 10
 
 
-def _fatigue(advocate) -> list[dict] | None:
+def _fatigue(advocate) -> list[dict]:
     """The rules holding the advocate back from an offer now, each with its label and the
-    sentence a manager reads; None when the rules are not available."""
-    if fatigue_state is None:
-        return None
+    sentence a manager reads (programs.fatigue.fatigue_state)."""
     labels = dict(HoldReason.choices)
     return [{"reason": h.reason, "label": labels.get(h.reason, h.reason), "detail": h.detail}
             for h in fatigue_state(advocate=advocate)]
