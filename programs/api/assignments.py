@@ -232,12 +232,12 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Worksp
         return self._answer(svc.withdraw_assignment(assignment=assignment, actor=request.auth, **({"reason": reason} if reason else {})))
 
     @extend_schema(summary="List the outcomes of an assignment", request=None, responses={200: OutcomeSerializer(many=True)},
-                   description="Newest first; not paginated.")
-    @action(detail=True, methods=["get"], url_path="outcomes")
+                   description="Newest first, paginated like every list. The same as GET /outcomes/?assignment={id}.")
+    @action(detail=True, methods=["get"], url_path="outcomes", filter_backends=[])
     def outcomes(self, request, pk=None):
         assignment = self.get_object()
-        rows = outcome_list(self.workspace).filter(assignment=assignment)
-        return Response(OutcomeSerializer(rows, many=True).data)
+        page = self.paginate_queryset(outcome_list(self.workspace).filter(assignment=assignment))
+        return self.get_paginated_response(OutcomeSerializer(page, many=True).data)
 
     @extend_schema(
         summary="Record an outcome of an approved assignment",

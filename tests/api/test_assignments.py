@@ -351,7 +351,7 @@ def test_an_outcome_is_recorded_on_an_approved_assignment(api_a, tenant_a, no_sc
     assert body | {**DEAL, "assignment": assignment.pk, "program": assignment.program_id, "advocate": assignment.advocate_id,
                    "url": "", "reach": None} == body
     listed = api_a.get(f"{URL}{assignment.pk}/outcomes/").json()
-    assert [o["id"] for o in listed] == [body["id"]]
+    assert (listed["count"], [o["id"] for o in listed["results"]]) == (1, [body["id"]])
 
 
 def test_an_outcome_replays_with_its_idempotency_key(api_a, tenant_a, no_scopes):
