@@ -17,7 +17,9 @@ muted and prints the wall time, the offers made, and the queries per ask.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import random
 import sys
 import time
@@ -162,6 +164,7 @@ def main() -> None:
     parser.add_argument("--asks", type=int, default=100)
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the first ask's selection")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--profile", action="store_true", help="print the Python profile of the run")
     args = parser.parse_args()
 
     name = _fresh_database()
@@ -200,10 +203,16 @@ def main() -> None:
                     cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
                     print("\n".join(r[0] for r in cursor.fetchall()))
 
+        profiler = cProfile.Profile() if args.profile else None
         with muted(), CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             result = rotate_asks(workspace=workspace)
             elapsed = time.perf_counter() - started
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         per_ask = (len(queries) - 4) / max(result.asks_open, 1)  # lock, asks, counts, tags / unlock: once per run
         offered = Assignment.objects.filter(workspace=workspace, state=AssignmentState.OFFERED).count()
         people = (Assignment.objects.filter(workspace=workspace, ask__in=asks)

@@ -335,7 +335,8 @@ def _record_holds(ask: Ask, run: _Run, rules: list[Rule], advocate_ids: list[int
     """Record why these advocates were held back from ``ask`` (one select of the reasons
     and their figures, one upsert) and forget the ask's holds that no longer apply."""
     holds = {pk: found[0] for pk, found in holds_by_advocate(
-        Advocate.objects.filter(workspace_id=run.workspace.pk, pk__in=advocate_ids), rules).items() if found}
+        Advocate.objects.filter(workspace_id=run.workspace.pk, pk__in=advocate_ids), rules).items() if found
+    } if advocate_ids else {}
     written = record_holds(workspace_id=run.workspace.pk, subject_type="ask", subject_id=ask.pk, holds=holds, at=run.now)
     ContactHold.objects.filter(workspace_id=run.workspace.pk, subject_type="ask", subject_id=ask.pk, held_at__lt=run.now).delete()
     return written
