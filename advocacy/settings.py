@@ -216,7 +216,15 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}}
     },
     "SECURITY": [{"ApiKey": []}],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "EventKindEnum": "advocacy.models.EventKind",
+        "AdvocateTypeEnum": "advocacy.models.AdvocateType",
+        "AskKindEnum": "programs.models.AskKind",
+        "OutcomeKindEnum": "programs.models.OutcomeKind",
+        "CatalogItemKindEnum": "rewards.models.ItemKind",
+        "LedgerEntryKindEnum": "rewards.models.EntryKind",
+        "TaskKindEnum": "advocacy.models.TaskKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "advocacy.api.schema.add_error_responses",

@@ -41,6 +41,7 @@ from rewards.services import credit_points
 
 from . import states
 from .models import (
+    DEFAULT_POINTS,
     OBJECTIVE_METRICS,
     OFFER_VALID_FOR,
     Ask,
@@ -50,6 +51,7 @@ from .models import (
     Assignment,
     AssignmentState,
     DealStatus,
+    Effort,
     Enrollment,
     Outcome,
     OutcomeKind,
@@ -190,6 +192,12 @@ def _clean_ask(workspace: Workspace, data: dict[str, Any], current: Ask | None =
         program = data["program"]
         if program is None or program.workspace_id != workspace.pk:
             raise ValidationFailed("Choose a program of this workspace.", fields={"program": ["Unknown program."]})
+        moved = current is not None and program.pk != current.program_id
+        if moved and Assignment.objects.filter(workspace_id=workspace.pk, ask=current).exists():
+            raise Conflict("This ask was already offered, so it stays in its program (its points and outcomes count there).",
+                           code="ask_in_use", fields={"program": ["Cannot move an ask that was offered."]})
+    if current is None and "points" not in data:
+        data["points"] = DEFAULT_POINTS[data.get("effort") or Effort.SMALL]
     for field, allowed in _CHOICE_LISTS.items():
         if field in data:
             values = data[field] or []
@@ -366,7 +374,7 @@ def offer_ask(*, ask: Ask, advocate: Advocate, actor) -> Assignment:
 def _offer_locked(*, ask: Ask, advocate: Advocate, actor):
     from .fatigue import offer_hold
 
-    ask = Ask.objects.select_for_update().select_related("program").get(pk=ask.pk, workspace_id=ask.workspace_id)
+    ask = Ask.objects.select_for_update(of=("self",)).select_related("program").get(pk=ask.pk, workspace_id=ask.workspace_id)
     if ask.status != AskStatus.OPEN:
         raise Conflict(f"This ask is {ask.get_status_display().lower()}: open it before offering it.", code="ask_not_open")
     if advocate.stage != Stage.ACTIVE:

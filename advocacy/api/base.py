@@ -19,7 +19,7 @@ from rest_framework import mixins, status, views, viewsets
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from ..errors import Conflict, ValidationFailed
+from ..errors import Conflict, DomainError, ValidationFailed
 from ..models import ApiKey, IdempotencyRecord, Workspace
 
 _PROTECTED = ("get_queryset", "get_object", "initial", "finalize_response", "dispatch")
@@ -143,13 +143,24 @@ def idempotent(handler):
                 replay = Response(first.response_body, status=first.status_code)
                 replay["Idempotent-Replayed"] = "true"
                 return replay
-            response = handler(self, request, *args, **kwargs)
-            if response.status_code >= 300:
-                transaction.set_rollback(True)
-                return response
-            record.status_code = response.status_code
-            record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-            record.save(update_fields=["status_code", "response_body"])
+            refusal: DomainError | None = None
+            try:
+                response = handler(self, request, *args, **kwargs)
+            except DomainError as exc:
+                # A refusal is not stored (the request may be retried with its key), but what
+                # the service chose to keep while refusing (e.g. a held-back offer's reason)
+                # commits: the service's own savepoint has already undone the rest.
+                record.delete()
+                refusal = exc
+            if refusal is None:
+                if response.status_code >= 300:
+                    transaction.set_rollback(True)
+                    return response
+                record.status_code = response.status_code
+                record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+                record.save(update_fields=["status_code", "response_body"])
+        if refusal is not None:
+            raise refusal
         return response
 
     return wrapper

@@ -367,8 +367,6 @@ def test_offer_held_back_by_the_contact_budget_is_409_with_the_holds_sentence_an
     assert (hold.reason, hold.detail) == (HOLD.reason, HOLD.detail)
 
 
-@pytest.mark.xfail(strict=True, reason="advocacy/api/base.py idempotent runs the handler in one transaction and rolls "
-                                       "it back on any error, so the hold offer_ask records before refusing is lost")
 def test_a_held_offer_sent_with_an_idempotency_key_keeps_the_hold_too(api_a, tenant_a, program, monkeypatch):
     monkeypatch.setattr("programs.fatigue.offer_hold", lambda *, advocate, ask, now: HOLD)
     ask = AskFactory(program=program)
