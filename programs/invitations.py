@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -54,7 +55,7 @@ def clean_message(data: dict[str, Any], *, inviter_name: str) -> dict[str, str]:
     return texts | {"inviter_name": inviter_name}
 
 
-def _refusal(advocate: Advocate) -> str | None:
+def invite_refusal(advocate: Advocate) -> str | None:
     """Why this person cannot be invited, or None."""
     if advocate.is_erased:
         return "erased"
@@ -92,7 +93,7 @@ def invite_advocate(
     texts = clean_message(message, inviter_name=inviter_name)
     _check_program(program, workspace)
     advocate = Advocate.objects.select_for_update().get(pk=advocate.pk, workspace_id=workspace.pk)
-    refusal = _refusal(advocate)
+    refusal = invite_refusal(advocate)
     if refusal:
         raise Conflict(f"{advocate.display_name} cannot be invited: {refusal}.", code="not_invitable")
     Invitation.objects.filter(workspace=workspace, advocate=advocate, status=Invitation.Status.SENT).update(
@@ -114,16 +115,20 @@ def invite_advocate(
 @dataclass
 class BulkResult:
     invited: int = 0
+    queued: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
     def summary(self) -> str:
-        text = f"{self.invited} invited"
+        text = f"{self.queued} invitations are being sent in the background" if self.queued else f"{self.invited} invited"
         if self.skipped:
             text += "; skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
         return text
+
+
+INLINE_BULK = 50
 
 
 def bulk_invite(
@@ -131,21 +136,53 @@ def bulk_invite(
     program: Program | None = None,
 ) -> BulkResult:
     """Invite everyone in ``advocates`` who can be invited (at most 1,000 at a time); the
-    others are counted by the reason they were skipped."""
-    clean_message(message, inviter_name=inviter_name)
+    others are counted by the reason they were skipped. Up to 50 are invited at once; more
+    are invited by the worker (``programs.tasks.send_bulk_invitations``)."""
+    texts = clean_message(message, inviter_name=inviter_name)
     _check_program(program, workspace)
     people = list(advocates)
     if len(people) > MAX_BULK:
         raise ValidationFailed(f"Invite at most {MAX_BULK:,} people at a time; narrow the filter.")
     result = BulkResult()
+    invitable = []
     for advocate in people:
-        refusal = _refusal(advocate)
+        refusal = invite_refusal(advocate)
         if refusal:
             result.skip(refusal)
-            continue
-        invite_advocate(advocate=advocate, actor=actor, message=message, inviter_name=inviter_name, program=program)
-        result.invited += 1
+        else:
+            invitable.append(advocate)
+    if len(invitable) <= INLINE_BULK:
+        for advocate in invitable:
+            invite_advocate(advocate=advocate, actor=actor, message=texts, inviter_name=texts["inviter_name"], program=program)
+        result.invited = len(invitable)
+        return result
+    from advocacy.tasks import enqueue
+
+    from .tasks import send_bulk_invitations
+
+    enqueue(send_bulk_invitations, workspace_id=workspace.pk, advocate_ids=[a.pk for a in invitable], message=texts,
+            program_id=program.pk if program else None, actor_id=_user(actor).pk if _user(actor) else None,
+            requested_at=timezone.now().isoformat())
+    result.queued = len(invitable)
     return result
+
+
+def invite_in_bulk(
+    *, workspace: Workspace, advocate_ids: list[int], message: dict[str, str], program: Program | None, actor,
+    requested_at: datetime,
+) -> int:
+    """The worker's half of ``bulk_invite``: invite each person still invitable, one
+    transaction each. Anyone invited since ``requested_at`` is skipped, so a redelivered
+    task sends nobody a second invitation."""
+    done = set(Invitation.objects.filter(workspace=workspace, advocate_id__in=advocate_ids, sent_at__gte=requested_at)
+               .values_list("advocate_id", flat=True))
+    sent = 0
+    for advocate in Advocate.objects.filter(workspace=workspace, pk__in=advocate_ids).exclude(pk__in=done).order_by("id"):
+        if invite_refusal(advocate):
+            continue
+        invite_advocate(advocate=advocate, actor=actor, message=message, inviter_name=message["inviter_name"], program=program)
+        sent += 1
+    return sent
 
 
 @transaction.atomic
@@ -154,7 +191,7 @@ def resend_invitation(*, invitation: Invitation, actor) -> SentInvitation:
     invitation = Invitation.objects.select_for_update().select_related("advocate").get(pk=invitation.pk, workspace_id=invitation.workspace_id)
     if invitation.status not in (Invitation.Status.SENT,):
         raise InvalidTransition(f"This invitation was {invitation.get_status_display().lower()}; send a new one instead.")
-    refusal = _refusal(invitation.advocate)
+    refusal = invite_refusal(invitation.advocate)
     if refusal:
         raise Conflict(f"{invitation.advocate.display_name} cannot be invited: {refusal}.", code="not_invitable")
     token = secrets.token_urlsafe(32)

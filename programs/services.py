@@ -252,8 +252,10 @@ def update_ask(*, ask: Ask, actor, data: dict[str, Any], tags=None) -> Ask:
         setattr(ask, k, v)
     ask.save()
     if tags is not None:
+        before = audience_tag_names(ask)
         _set_audience_tags(ask, tags)
-        changed.append("audience_tags")
+        if audience_tag_names(ask) != before:
+            changed.append("audience_tags")
     if changed:
         log_action(workspace=ask.workspace, actor=actor, action="ask.updated", message=f"Ask “{ask.title}” changed: {', '.join(changed)}",
                    data={"ask": ask.pk, "changed": changed})

@@ -107,3 +107,21 @@ def send_reminders_in_workspace(self, *, workspace_id: int) -> int:
     from .services import send_reminders as run
 
     return run(workspace=Workspace.objects.get(pk=workspace_id))
+
+
+@shared_task(base=WorkspaceTask, bind=True, name="programs.tasks.send_bulk_invitations")
+def send_bulk_invitations(self, *, workspace_id: int, advocate_ids: list[int], message: dict, program_id: int | None,
+                          actor_id: int | None, requested_at: str) -> int:
+    """A bulk invitation of more than 50 people (programs.invitations.bulk_invite)."""
+    from datetime import datetime
+
+    from advocacy.models import User
+
+    from .invitations import invite_in_bulk
+    from .models import Program
+
+    workspace = Workspace.objects.get(pk=workspace_id)
+    program = Program.objects.filter(workspace=workspace, pk=program_id).first() if program_id else None
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    return invite_in_bulk(workspace=workspace, advocate_ids=advocate_ids, message=message, program=program, actor=actor,
+                          requested_at=datetime.fromisoformat(requested_at))

@@ -55,7 +55,7 @@ def advocate_journey(context, advocate):
 def advocate_actions(context, advocate):
     """The Invite and Offer an ask buttons of the advocate's page (the page shows them only to
     managers and owners), each only when the person can be invited or offered an ask."""
-    from ..views.invitations import invite_refusal
+    from ..invitations import invite_refusal
 
     return {"advocate": advocate, "workspace": context["workspace"], "invitable": invite_refusal(advocate) is None,
             "active": advocate.stage == Stage.ACTIVE}

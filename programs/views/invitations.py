@@ -27,12 +27,6 @@ from ..models import Ask, AskStatus, Invitation, Program
 from .base import PAGE_SIZE, ProgramsView, form_error, search_term, status_of
 
 
-def invite_refusal(advocate: Advocate) -> str | None:
-    """Why the person cannot be invited, or None: programs.invitations' own rule (private
-    there; see the report of issue 4 for the public name asked for)."""
-    return invitations._refusal(advocate)
-
-
 def inviter_name(user) -> str:
     name = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
     return name or user.email.split("@")[0].replace(".", " ").title()
@@ -86,7 +80,7 @@ class AdvocateInviteView(ProgramsView):
 
     def render(self, advocate, form, status=200):
         return TemplateResponse(self.request, "manager/programs/invite.html", self.get_context_data(
-            advocate=advocate, form=form, **preview_of(form, self.workspace), refusal=invite_refusal(advocate),
+            advocate=advocate, form=form, **preview_of(form, self.workspace), refusal=invitations.invite_refusal(advocate),
             open_invitation=Invitation.objects.filter(workspace=self.workspace, advocate=advocate,
                                                       status=Invitation.Status.SENT).first(),
         ), status=status)
@@ -137,7 +131,7 @@ class BulkInviteView(ProgramsView):
         people, problem = self.people(query)
         invitable, skipped = 0, {}
         for advocate in people or []:
-            reason = invite_refusal(advocate)
+            reason = invitations.invite_refusal(advocate)
             if reason:
                 skipped[reason] = skipped.get(reason, 0) + 1
             else:

@@ -300,3 +300,19 @@ def test_bulk_invite_refuses_more_than_the_limit(ws):
     with pytest.raises(ValidationFailed, match="at most 1,000"):
         bulk_invite(workspace=ws.workspace, advocates=people, actor=ws.manager, message=MESSAGE, inviter_name="Maria")
     assert not Invitation.objects.exists()
+
+
+def test_a_bulk_invitation_of_more_than_fifty_is_sent_by_the_worker_once(ws, django_capture_on_commit_callbacks):
+    from programs.invitations import INLINE_BULK, bulk_invite, invite_in_bulk
+
+    people = [candidate(ws) for _ in range(INLINE_BULK + 2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = bulk_invite(workspace=ws.workspace, advocates=people, actor=ws.manager, message=MESSAGE, inviter_name="Maya")
+    assert (result.invited, result.queued) == (0, INLINE_BULK + 2)
+    assert "being sent in the background" in result.summary()
+    assert Invitation.objects.filter(advocate__in=people, status=Invitation.Status.SENT).count() == INLINE_BULK + 2
+    # A redelivered task invites nobody a second time.
+    requested_at = Invitation.objects.order_by("sent_at").first().sent_at
+    assert invite_in_bulk(workspace=ws.workspace, advocate_ids=[p.pk for p in people], message={**MESSAGE, "inviter_name": "Maya"},
+                          program=None, actor=ws.manager, requested_at=requested_at) == 0
+    assert Invitation.objects.filter(advocate__in=people).count() == INLINE_BULK + 2
