@@ -99,6 +99,13 @@ class Rule:
         """True for the advocates this rule holds back (for filter/exclude/annotations)."""
         return Q(pk__in=self.held) if isinstance(self.held, QuerySet) else self.held
 
+    def condition_among(self, advocate_ids: list[int]) -> Q:
+        """``condition`` for these advocates only: the id set is computed for them alone
+        (a person or a page), not for the whole workspace."""
+        if isinstance(self.held, QuerySet):
+            return Q(pk__in=self.held.filter(advocate_id__in=advocate_ids))
+        return self.held
+
 
 def workspace_zone(workspace: Workspace) -> ZoneInfo:
     try:
@@ -198,11 +205,14 @@ def held_q(rules: Iterable[Rule]) -> Q:
     return combined
 
 
-def annotate_holds(qs: QuerySet, rules: Iterable[Rule]) -> QuerySet:
-    """Annotate a boolean ``held_<reason>`` per rule and the figures that describe them."""
+def annotate_holds(qs: QuerySet, rules: Iterable[Rule], *, advocate_ids: list[int] | None = None) -> QuerySet:
+    """Annotate a boolean ``held_<reason>`` per rule and the figures that describe them.
+    With ``advocate_ids`` (the queryset's people), the rules' sets are computed for them
+    alone."""
     annotations: dict[str, Any] = {}
     for rule in rules:
-        annotations[rule.flag] = ExpressionWrapper(rule.condition, output_field=BooleanField())
+        condition = rule.condition if advocate_ids is None else rule.condition_among(advocate_ids)
+        annotations[rule.flag] = ExpressionWrapper(condition, output_field=BooleanField())
         annotations.update(rule.figures)
     return qs.annotate(**annotations)
 
@@ -214,11 +224,16 @@ def holds_of(row: Mapping[str, Any] | Any, rules: Iterable[Rule]) -> list[Hold]:
     return [Hold(rule.reason, rule.describe(data)[:200]) for rule in rules if data.get(rule.flag)]
 
 
-def holds_by_advocate(qs: QuerySet, rules: list[Rule]) -> dict[int, list[Hold]]:
-    """{advocate id: their holds under ``rules``} for an Advocate queryset, in one query
-    (the figures are correlated subqueries: keep the queryset to a page or a batch)."""
+def holds_by_advocate(*, workspace: Workspace, advocate_ids: Iterable[int], rules: list[Rule]) -> dict[int, list[Hold]]:
+    """{advocate id: their holds under ``rules``} for these advocates of ``workspace``, in
+    one query whose work grows with the advocates named, not with the workspace (for a
+    person, a page, or the people rotation held back)."""
+    ids = list(advocate_ids)
+    if not ids:
+        return {}
+    qs = Advocate.objects.filter(workspace_id=workspace.pk, pk__in=ids)
     fields = ["pk", "max_asks_per_month", "last_asked_at"] + [r.flag for r in rules] + [f for r in rules for f in r.figures]
-    return {row["pk"]: holds_of(row, rules) for row in annotate_holds(qs, rules).values(*fields)}
+    return {row["pk"]: holds_of(row, rules) for row in annotate_holds(qs, rules, advocate_ids=ids).values(*fields)}
 
 
 def contact_hold(*, advocate: Advocate, kind: str, now: datetime | None = None) -> Hold | None:
@@ -236,7 +251,7 @@ def contact_holds(
     one query (for a list page or a batch). Advocates held by nothing map to []."""
     now = now or timezone.now()
     rules = budget_rules(workspace=workspace, kind=kind, now=now)
-    return holds_by_advocate(Advocate.objects.filter(workspace_id=workspace.pk, pk__in=list(advocate_ids)), rules)
+    return holds_by_advocate(workspace=workspace, advocate_ids=advocate_ids, rules=rules)
 
 
 # --- Writing contacts, holds and suppressions ----------------------------------------------

@@ -61,7 +61,7 @@ def _drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def seed(workspace, *, advocates: int, asks: int, rng: random.Random):
+def seed(workspace, *, advocates: int, asks: int, rng: random.Random, surveyed: float = 0.0):
     """Bulk-insert the advocates, their tags and history, and the open asks."""
     from django.db import connection
     from django.utils import timezone
@@ -135,6 +135,11 @@ def seed(workspace, *, advocates: int, asks: int, rng: random.Random):
             "WHERE s.advocate_id = a.id AND s.ask_id = %s", [old.pk],
         )
 
+    # Optionally, a share of them surveyed four times this month: the budget holds them back.
+    busy = rng.sample(ids, int(len(ids) * surveyed))
+    Contact.objects.bulk_create([Contact(workspace=workspace, advocate_id=a, kind=ContactKind.SURVEY, subject=f"survey:{a}:{n}",
+                                         at=now - timedelta(days=3 + 6 * n)) for a in busy for n in range(4)], batch_size=batch)
+
     kinds = [AskKind.REVIEW, AskKind.REFERRAL, AskKind.TESTIMONIAL, AskKind.BETA_FEEDBACK, AskKind.SOCIAL_SHARE,
              AskKind.CASE_STUDY, AskKind.REFERENCE_CALL, AskKind.SURVEY, AskKind.COMMUNITY_ANSWER, AskKind.SPEAKING]
     open_asks = []
@@ -162,6 +167,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--advocates", type=int, default=100_000)
     parser.add_argument("--asks", type=int, default=100)
+    parser.add_argument("--surveyed", type=float, default=0.0,
+                        help="share of the advocates surveyed 4 times this month (held back by the budget)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the first ask's selection")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--profile", action="store_true", help="print the Python profile of the run")
@@ -187,8 +194,9 @@ def main() -> None:
     workspace = Workspace.objects.create(slug="bench-rotation", name="Rotation bench")
     with workspace_scope(workspace):
         started = time.perf_counter()
-        asks = seed(workspace, advocates=args.advocates, asks=args.asks, rng=rng)
-        print(f"seed: {args.advocates:,} active advocates (half with an offer 20-80 days ago), "
+        asks = seed(workspace, advocates=args.advocates, asks=args.asks, rng=rng, surveyed=args.surveyed)
+        print(f"seed: {args.advocates:,} active advocates (half with an offer 20-80 days ago, "
+              f"{args.surveyed:.0%} held back by the budget), "
               f"{len(asks)} open asks in {time.perf_counter() - started:.1f} s")
 
         if args.explain:
@@ -218,7 +226,7 @@ def main() -> None:
         people = (Assignment.objects.filter(workspace=workspace, ask__in=asks)
                   .values("advocate_id").order_by().distinct().count())
         print(f"rotation: {result.offers:,} offers to {people:,} advocates for {result.asks_served} of {result.asks_open} asks "
-              f"over {args.advocates:,} eligible advocates in {elapsed:.2f} s "
+              f"over {args.advocates:,} active advocates in {elapsed:.2f} s, {result.held:,} held back recorded "
               f"({len(queries)} queries, {per_ask:.1f} per ask); {offered:,} offers outstanding")
         if args.explain:  # where the time went, by kind of statement
             by_kind: dict[str, list[float]] = {}

@@ -100,7 +100,7 @@ def fatigue_states(
     """{advocate id: every rule holding them back from an offer} for a page of advocates,
     in one query whatever their number ([] for those free to be asked)."""
     rules = offer_rules(workspace=workspace, now=now or timezone.now(), ask_kind=ask_kind)
-    return holds_by_advocate(Advocate.objects.filter(workspace_id=workspace.pk, pk__in=list(advocate_ids)), rules)
+    return holds_by_advocate(workspace=workspace, advocate_ids=advocate_ids, rules=rules)
 
 
 def fatigue_state(*, advocate: Advocate, now: datetime | None = None, ask_kind: str | None = None) -> list[Hold]:

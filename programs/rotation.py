@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -75,6 +75,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -97,6 +98,7 @@ from .services import ask_counts, ask_progress, create_offers
 log = logging.getLogger(__name__)
 
 HOLD_RECORD_LIMIT = 200
+HELD_TABLE = "rotation_held_people"  # a temporary table of one run (one connection)
 OFFER_HISTORY = timedelta(days=90)
 NEVER = datetime(1, 1, 2, tzinfo=UTC)  # "never asked" where a date is needed (sorts first)
 LOCK_KEY = zlib.crc32(b"programs.rotate_asks") & 0x7FFFFFFF
@@ -125,6 +127,8 @@ class _Run:
     today: date
     tags: dict[int, list[int]]
     tiers: dict[str, int]
+    # Reasons of the fatigue rules whose held people the run wrote to HELD_TABLE.
+    materialised: frozenset[str] = frozenset()
 
 
 def open_asks(workspace: Workspace, now: datetime) -> QuerySet[Ask]:
@@ -286,7 +290,45 @@ def eligible_advocates(
 
 
 def _eligible(ask: Ask, run: _Run, rules: list[Rule], limit: int | None) -> QuerySet[Advocate]:
-    return _ranked(_candidates(ask, run).exclude(held_q(rules)), ask, run, limit)
+    return _ranked(_candidates(ask, run).exclude(_held_condition(run, rules)), ask, run, limit)
+
+
+def _held_condition(run: _Run, rules: list[Rule]) -> Q:
+    """``held_q(rules)``, reading the people held by the rules every ask shares from the
+    run's table (written once) rather than computing those sets again for each ask."""
+    if not run.materialised:
+        return held_q(rules)
+    rest = [r for r in rules if r.reason not in run.materialised]
+    return Q(pk__in=RawSQL(f"SELECT advocate_id FROM {HELD_TABLE}", [])) | held_q(rest)
+
+
+@contextmanager
+def _shared_holds(workspace: Workspace, now: datetime) -> Iterator[frozenset[str]]:
+    """Write the people held back from any offer by a set-based rule (suppressed, over
+    budget, resting) to a temporary table for the run, and yield those rules' reasons.
+    The sets do not change during a run for anyone the run may still offer an ask (the
+    people it offers are out of the run anyway), so each ask reads them instead of
+    aggregating the workspace's contacts and approvals again. Dropped afterwards."""
+    rules = [r for r in offer_rules(workspace=workspace, now=now) if isinstance(r.held, QuerySet)]
+    if not rules:
+        yield frozenset()
+        return
+    sets = [r.held.order_by() for r in rules]
+    union = sets[0].union(*sets[1:], all=True) if len(sets) > 1 else sets[0]
+    sql, params = union.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {HELD_TABLE}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {HELD_TABLE} AS {sql}", params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {HELD_TABLE}")
+    try:
+        yield frozenset(r.reason for r in rules)
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {HELD_TABLE}")
+        except DatabaseError:  # the connection is broken or its transaction aborted: the table goes with it
+            log.warning("could not drop %s", HELD_TABLE, exc_info=True)
 
 
 def held_advocates(
@@ -314,7 +356,7 @@ def _line(ask: Ask, run: _Run, rules: list[Rule], wanted: int) -> tuple[list[int
     span = wanted + HOLD_RECORD_LIMIT
     rows = list(
         _ranked(_candidates(ask, run), ask, run, span)
-        .annotate(held=ExpressionWrapper(held_q(rules), output_field=BooleanField()))
+        .annotate(held=ExpressionWrapper(_held_condition(run, rules), output_field=BooleanField()))
         .values_list("pk", "held")[:span]
     )
     offers: list[int] = []
@@ -334,9 +376,8 @@ def _line(ask: Ask, run: _Run, rules: list[Rule], wanted: int) -> tuple[list[int
 def _record_holds(ask: Ask, run: _Run, rules: list[Rule], advocate_ids: list[int]) -> int:
     """Record why these advocates were held back from ``ask`` (one select of the reasons
     and their figures, one upsert) and forget the ask's holds that no longer apply."""
-    holds = {pk: found[0] for pk, found in holds_by_advocate(
-        Advocate.objects.filter(workspace_id=run.workspace.pk, pk__in=advocate_ids), rules).items() if found
-    } if advocate_ids else {}
+    found = holds_by_advocate(workspace=run.workspace, advocate_ids=advocate_ids, rules=rules)
+    holds = {pk: reasons[0] for pk, reasons in found.items() if reasons}
     written = record_holds(workspace_id=run.workspace.pk, subject_type="ask", subject_id=ask.pk, holds=holds, at=run.now)
     ContactHold.objects.filter(workspace_id=run.workspace.pk, subject_type="ask", subject_id=ask.pk, held_at__lt=run.now).delete()
     return written
@@ -402,13 +443,15 @@ def rotate_asks(*, workspace: Workspace, now: datetime | None = None) -> Rotatio
         if not asks:
             return RotationResult()
         tiers = _tiers(workspace) if any(a.min_tier for a in asks) else {}
-        run = _Run(workspace, now, timezone.localdate(now, workspace_zone(workspace)), _audience_tags(asks), tiers)
         offers = served = held = 0
-        for ask in asks:
-            ask.workspace = workspace
-            made, recorded = _serve(ask, run)
-            offers += made
-            served += 1 if made else 0
-            held += recorded
+        with _shared_holds(workspace, now) as materialised:
+            run = _Run(workspace, now, timezone.localdate(now, workspace_zone(workspace)), _audience_tags(asks), tiers,
+                       materialised)
+            for ask in asks:
+                ask.workspace = workspace
+                made, recorded = _serve(ask, run)
+                offers += made
+                served += 1 if made else 0
+                held += recorded
     log.info("rotation of workspace %s: %s offers for %s of %s asks, %s held back", workspace.pk, offers, served, len(asks), held)
     return RotationResult(offers=offers, asks_served=served, held=held, asks_open=len(asks))
