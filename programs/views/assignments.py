@@ -39,10 +39,16 @@ def _assignment(workspace, pk) -> Assignment:
     )
 
 
+RECENTLY_APPROVED = 10
+
+
 class ApprovalQueueView(ProgramsView):
     def get(self, request):
         page = Paginator(services.approval_queue(self.workspace), PAGE_SIZE).get_page(request.GET.get("page"))
-        return TemplateResponse(request, "manager/programs/approvals.html", self.get_context_data(page=page))
+        # Where a manager goes next: recording what an approval achieved (a deal, a review).
+        recent = (Assignment.objects.filter(workspace=self.workspace, state=AssignmentState.APPROVED)
+                  .select_related("ask", "advocate").order_by("-decided_at", "-id")[:RECENTLY_APPROVED])
+        return TemplateResponse(request, "manager/programs/approvals.html", self.get_context_data(page=page, recent=recent))
 
 
 @dataclass(frozen=True)

@@ -359,3 +359,11 @@ def test_a_nul_character_in_a_reason_is_a_400_not_a_500(client, tenant_a):
     client.force_login(tenant_a.manager)
     response = client.post(url("assignment_action", tenant_a, a.pk, "reject"), {"reason": "bad\x00proof"})
     assert response.status_code == 400 and reload(a).state == S.SUBMITTED
+
+
+def test_the_queue_lists_recent_approvals_with_a_way_to_record_their_outcome(client, tenant_a):
+    done = approved(tenant_a)
+    client.force_login(tenant_a.manager)
+    body = client.get(url("approval_queue", tenant_a)).content.decode()
+    assert "Recently approved" in body
+    assert f'{url("assignment_detail", tenant_a, done.pk)}#outcome' in body
