@@ -221,7 +221,7 @@ def main() -> None:
         if profiler:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-        per_ask = (len(queries) - 4) / max(result.asks_open, 1)  # lock, asks, counts, tags / unlock: once per run
+        per_ask = len(queries) / max(result.asks_open, 1)  # the run's own dozen statements included
         offered = Assignment.objects.filter(workspace=workspace, state=AssignmentState.OFFERED).count()
         people = (Assignment.objects.filter(workspace=workspace, ask__in=asks)
                   .values("advocate_id").order_by().distinct().count())

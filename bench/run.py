@@ -104,5 +104,17 @@ def main() -> None:
         Workspace.objects.filter(slug="bench").delete()
 
 
+def rotation(database_url: str | None) -> None:
+    """Ask rotation over 100k advocates: its own script and database (bench/rotation.py)."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    subprocess.run([sys.executable, str(Path(__file__).with_name("rotation.py"))], env=env, check=True)
+
+
 if __name__ == "__main__":
+    given = os.environ.get("DATABASE_URL")
     main()
+    rotation(given)
