@@ -327,12 +327,13 @@ def test_the_daily_fatigue_task_runs_in_every_workspace(workspace):
 
 def test_the_hourly_tasks_expire_offers_and_send_reminders(person):
     with at(T0 + days(30)):
-        past_offer(person, T0 + days(20))  # expired by now
-        reminded = past_offer(person, T0 + days(25))  # expires in 2 days
-        assert tasks.expire_assignments.delay().get() == 1
+        lapsed = past_offer(person, T0 + days(20))  # a week old by now
+        reminded = past_offer(person, T0 + days(25))  # expires within 2 days
+        assert tasks.expire_assignments.delay().get() == 1  # one workspace with open offers
         assert tasks.send_reminders.delay().get() == 1
+    assert (state_of(lapsed), state_of(reminded)) == (S.EXPIRED, S.OFFERED)
     with scopes_disabled():
-        assert Assignment.objects.get(pk=reminded.pk).reminded_at is not None
+        assert Assignment.objects.get(pk=reminded.pk).reminded_at == T0 + days(30)
 
 
 def command(name, *args, **options) -> str:
