@@ -23,7 +23,7 @@ whole audience is filtered in SQL, plus the figures that describe it to a manage
 - a page of people: ``contact_holds(workspace=…, advocate_ids=…, kind=…)`` (one query);
 - a queryset: ``qs.exclude(held_q(budget_rules(…)))`` or ``annotate_holds(qs, rules)``.
 
-How NPS sending uses it (its survey throttle is its own rule, added to the list)::
+How NPS sending uses it::
 
     from advocacy.budget import contact_hold, record_contact, record_hold
     from advocacy.models import ContactKind
@@ -36,7 +36,11 @@ How NPS sending uses it (its survey throttle is its own rule, added to the list)
         record_contact(advocate=advocate, kind=ContactKind.SURVEY, subject=f"survey-send:{send.pk}", at=now)
 
 and for a batch, ``Advocate.objects.filter(…).exclude(held_q(budget_rules(workspace=…,
-kind=ContactKind.SURVEY, now=now)))`` selects who may be surveyed in one query.
+kind=ContactKind.SURVEY, now=now)))`` selects who may be surveyed in one query. NPS's own
+survey throttle is one more ``Rule`` (reason ``HoldReason.SURVEY_THROTTLE``, ``held`` = the
+ids surveyed too recently) appended to ``budget_rules(…)``: ``held_q(rules)`` filters with it
+and ``holds_by_advocate(workspace=…, advocate_ids=…, rules=rules)`` explains it, the way
+programs.fatigue adds the offer rules.
 """
 
 from __future__ import annotations
