@@ -9,15 +9,18 @@ from __future__ import annotations
 import pytest
 
 from advocacy.budget import (
+    Hold,
+    Rule,
     budget_rules,
     contact_hold,
     contact_holds,
     held_q,
+    holds_by_advocate,
     record_contact,
     record_hold,
     suppress_asks,
 )
-from advocacy.models import Advocate, ContactHold, ContactKind, HoldReason, Suppression
+from advocacy.models import Advocate, Contact, ContactHold, ContactKind, HoldReason, Suppression
 from advocacy.scoping import scopes_disabled, workspace_scope
 from tests.factories import AdvocateFactory
 
@@ -189,3 +192,20 @@ def test_a_contact_is_counted_once_per_subject(person):
         for _ in range(5):
             record_contact(advocate=person, kind=SURVEY, subject="survey-send:1", at=T0)
     assert held(person, SURVEY, T0 + days(1)) is None
+
+
+def test_a_caller_adds_its_own_rule_the_way_nps_adds_a_survey_throttle(db):
+    workspace = make_workspace()
+    surveyed, fresh = AdvocateFactory(workspace=workspace), AdvocateFactory(workspace=workspace)
+    contacted(surveyed, T0, kind=SURVEY)
+    with workspace_scope(workspace):
+        now = T0 + days(10)
+        recent = Contact.objects.filter(workspace=workspace, kind=SURVEY, at__gt=now - days(90)).values("advocate_id")
+        throttle = Rule(HoldReason.SURVEY_THROTTLE, recent, lambda row: "Surveyed in the last 90 days.")
+        rules = [*budget_rules(workspace=workspace, kind=SURVEY, now=now), throttle]
+
+        free = set(Advocate.objects.filter(workspace=workspace).exclude(held_q(rules)).values_list("pk", flat=True))
+        holds = holds_by_advocate(workspace=workspace, advocate_ids=[surveyed.pk, fresh.pk], rules=rules)
+
+    assert free == {fresh.pk}
+    assert holds == {surveyed.pk: [Hold(HoldReason.SURVEY_THROTTLE, "Surveyed in the last 90 days.")], fresh.pk: []}
