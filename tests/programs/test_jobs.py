@@ -362,7 +362,7 @@ def test_the_check_fatigue_command_reports_its_three_counts(workspace):
     long_active(workspace)
     with at(T0):
         out = command("check_fatigue", workspace=workspace.slug)
-    assert f"{workspace.slug}: 0 paused, 1 alumni suggestions, 2 check-in tasks" in out
+    assert f"{workspace.slug}: 0 paused, 1 alumni suggestion, 2 check-in tasks" in out
 
 
 def test_the_expire_assignments_command_expires_and_reminds(person):
@@ -370,7 +370,7 @@ def test_the_expire_assignments_command_expires_and_reminds(person):
     past_offer(person, T0 + days(1))  # expires within two days: reminded
     with at(T0 + days(7)):
         out = command("expire_assignments")
-    assert f"{person.workspace.slug}: 1 assignments expired, 1 reminders sent" in out
+    assert f"{person.workspace.slug}: 1 assignment expired, 1 reminder sent" in out
     with at(T0 + days(7)):
         assert f"{person.workspace.slug}: 0 assignments expired, 0 reminders sent" in command("expire_assignments")
 

@@ -20,3 +20,8 @@ def selected_workspaces(slug: str | None) -> list[Workspace]:
             if not workspaces.exists():
                 raise CommandError(f"No workspace {slug!r}.")
         return list(workspaces)
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """ "1 offer", "2 offers"."""
+    return f"{n} {word if n == 1 else (plural or word + 's')}"

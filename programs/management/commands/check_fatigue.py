@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from advocacy.scoping import workspace_scope
 from programs.jobs import check_fatigue
 
-from ._workspaces import add_workspace_argument, selected_workspaces
+from ._workspaces import add_workspace_argument, counted, selected_workspaces
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
             with workspace_scope(ws):
                 result = check_fatigue(workspace=ws)
             self.stdout.write(
-                f"{ws.slug}: {result.paused} paused, {result.alumni_suggested} alumni suggestions, "
-                f"{result.check_ins} check-in tasks"
+                f"{ws.slug}: {result.paused} paused, {counted(result.alumni_suggested, 'alumni suggestion')}, "
+                f"{counted(result.check_ins, 'check-in task')}"
             )
-        self.stdout.write(self.style.SUCCESS(f"Fatigue check done in {len(workspaces)} workspaces."))
+        self.stdout.write(self.style.SUCCESS(f"Fatigue check done in {counted(len(workspaces), 'workspace')}."))

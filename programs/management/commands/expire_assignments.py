@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from advocacy.scoping import workspace_scope
 from programs.services import expire_assignments, send_reminders
 
-from ._workspaces import add_workspace_argument, selected_workspaces
+from ._workspaces import add_workspace_argument, counted, selected_workspaces
 
 
 class Command(BaseCommand):
@@ -22,6 +22,6 @@ class Command(BaseCommand):
                 n = expire_assignments(workspace=ws)
                 r = 0 if no_reminders else send_reminders(workspace=ws)
             expired, reminded = expired + n, reminded + r
-            self.stdout.write(f"{ws.slug}: {n} assignments expired, {r} reminders sent")
+            self.stdout.write(f"{ws.slug}: {counted(n, 'assignment')} expired, {counted(r, 'reminder')} sent")
         self.stdout.write(self.style.SUCCESS(
-            f"Expiry done in {len(workspaces)} workspaces: {expired} expired, {reminded} reminders."))
+            f"Expiry done in {counted(len(workspaces), 'workspace')}: {expired} expired, {counted(reminded, 'reminder')}."))

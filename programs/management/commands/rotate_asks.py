@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from advocacy.scoping import workspace_scope
 from programs.rotation import rotate_asks
 
-from ._workspaces import add_workspace_argument, selected_workspaces
+from ._workspaces import add_workspace_argument, counted, selected_workspaces
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
                 continue
             offers += result.offers
             self.stdout.write(
-                f"{ws.slug}: {result.offers} offers for {result.asks_served} of {result.asks_open} asks with free places, "
-                f"{result.held} held back"
+                f"{ws.slug}: {counted(result.offers, 'offer')} for {result.asks_served} of {result.asks_open} asks with free "
+                f"places, {result.held} held back"
             )
-        self.stdout.write(self.style.SUCCESS(f"Rotation done: {offers} offers in {len(workspaces)} workspaces."))
+        self.stdout.write(self.style.SUCCESS(f"Rotation done: {counted(offers, 'offer')} in {counted(len(workspaces), 'workspace')}."))
