@@ -378,8 +378,8 @@ def test_never_asked_people_come_first_then_the_oldest_last_asked(db):
 def test_on_equal_last_asked_the_fewest_offers_in_90_days_come_first(db):
     workspace = make_workspace()
     busy, calm, lapsed = people(workspace, 3)
-    for person, earlier in ((busy, [50, 80]), (calm, [80]), (lapsed, [100, 120])):
-        for n in earlier:
+    for person, earlier in ((busy, [80, 50]), (calm, [80]), (lapsed, [120, 100])):
+        for n in earlier:  # oldest first, as they happened
             past_offer(person, T0 - days(n))
     with scopes_disabled():  # all last asked on the same day
         Advocate.objects.filter(pk__in=ids([busy, calm, lapsed])).update(last_asked_at=T0 - days(20))
