@@ -7,6 +7,11 @@ from typing import Any
 from .models import Advocate, AuditLog, Workspace
 
 
+def acting_user(actor):
+    """The User behind ``actor`` (a User, an API key, a label or None), or None."""
+    return actor if getattr(actor, "pk", None) and hasattr(actor, "email") else None
+
+
 def log_action(
     *,
     workspace: Workspace,
@@ -22,7 +27,7 @@ def log_action(
         label = getattr(actor, "email", "") or str(actor)
     return AuditLog.objects.create(
         workspace=workspace,
-        actor=actor if getattr(actor, "pk", None) and hasattr(actor, "email") else None,
+        actor=acting_user(actor),
         actor_label=label,
         action=action,
         advocate=advocate,

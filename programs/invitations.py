@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from advocacy.audit import log_action
+from advocacy.audit import acting_user, log_action
 from advocacy.errors import Conflict, InvalidTransition, ValidationFailed
 from advocacy.models import Advocate, Stage, Workspace, hash_token
 from advocacy.notifications import may_email
@@ -26,7 +26,6 @@ from advocacy.services.advocates import change_stage
 
 from .models import Enrollment, Invitation, Program, ProgramStatus
 
-INVITABLE_STAGES = (Stage.CANDIDATE, Stage.INVITED, Stage.ALUMNI, Stage.PAUSED)
 TEXT_FIELDS = ("note", "why_chosen", "whats_in_it", "what_taking_part_looks_like")
 MAX_TEXT = 2000
 MAX_BULK = 1000
@@ -38,12 +37,10 @@ class SentInvitation:
     token: str
 
 
-def _user(actor):
-    return actor if getattr(actor, "pk", None) and hasattr(actor, "email") else None
-
-
 def clean_message(data: dict[str, Any], *, inviter_name: str) -> dict[str, str]:
     texts = {k: (data.get(k) or "").strip() for k in TEXT_FIELDS}
+    if any("\x00" in v for v in [*texts.values(), inviter_name or ""]):
+        raise ValidationFailed("Remove the NUL characters from the text.")
     if not texts["note"]:
         raise ValidationFailed("Write a personal note: it is what makes people say yes.", fields={"note": ["Required."]})
     too_long = [k for k, v in texts.items() if len(v) > MAX_TEXT]
@@ -101,7 +98,7 @@ def invite_advocate(
     )
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        workspace=workspace, advocate=advocate, program=program, invited_by=_user(actor), token_hash=hash_token(token), **texts,
+        workspace=workspace, advocate=advocate, program=program, invited_by=acting_user(actor), token_hash=hash_token(token), **texts,
     )
     if advocate.stage == Stage.CANDIDATE:
         change_stage(advocate=advocate, stage=Stage.INVITED, actor=actor, reason="invitation sent")
@@ -153,15 +150,19 @@ def bulk_invite(
             invitable.append(advocate)
     if len(invitable) <= INLINE_BULK:
         for advocate in invitable:
-            invite_advocate(advocate=advocate, actor=actor, message=texts, inviter_name=texts["inviter_name"], program=program)
-        result.invited = len(invitable)
+            try:
+                invite_advocate(advocate=advocate, actor=actor, message=texts, inviter_name=texts["inviter_name"], program=program)
+            except Conflict as exc:  # their stage changed meanwhile: counted, the others still go
+                result.skip(exc.message)
+            else:
+                result.invited += 1
         return result
     from advocacy.tasks import enqueue
 
     from .tasks import send_bulk_invitations
 
     enqueue(send_bulk_invitations, workspace_id=workspace.pk, advocate_ids=[a.pk for a in invitable], message=texts,
-            program_id=program.pk if program else None, actor_id=_user(actor).pk if _user(actor) else None,
+            program_id=program.pk if program else None, actor_id=acting_user(actor).pk if acting_user(actor) else None,
             requested_at=timezone.now().isoformat())
     result.queued = len(invitable)
     return result
@@ -180,7 +181,10 @@ def invite_in_bulk(
     for advocate in Advocate.objects.filter(workspace=workspace, pk__in=advocate_ids).exclude(pk__in=done).order_by("id"):
         if invite_refusal(advocate):
             continue
-        invite_advocate(advocate=advocate, actor=actor, message=message, inviter_name=message["inviter_name"], program=program)
+        try:
+            invite_advocate(advocate=advocate, actor=actor, message=message, inviter_name=message["inviter_name"], program=program)
+        except Conflict:
+            continue
         sent += 1
     return sent
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -73,7 +74,7 @@ def home_context(advocate: Advocate) -> dict:
     return {
         "open_offers": Assignment.objects.filter(
             workspace_id=advocate.workspace_id, advocate=advocate, state=S.OFFERED, offer_expires_at__gt=now,
-        ).count(),
+        ).filter(Q(ask__deadline__isnull=True) | Q(ask__deadline__gt=now)).count(),  # not lapsed (lapse_reason)
         "pending_onboarding": pending_onboarding(advocate),
         "latest_outcome": Outcome.objects.filter(workspace_id=advocate.workspace_id, advocate=advocate)
         .select_related("assignment__ask").order_by("-created_at", "-id").first(),

@@ -398,7 +398,7 @@ def _serve(ask: Ask, run: _Run) -> tuple[int, int]:
             return 0, 0
         rules = offer_rules(workspace=run.workspace, now=run.now, ask_kind=locked.kind)
         offer_ids, held_ids = _line(locked, run, rules, wanted)
-        made = create_offers(ask=locked, advocate_ids=offer_ids, now=run.now) if offer_ids else []
+        made = create_offers(ask=locked, advocate_ids=offer_ids, now=run.now, unless_asked_after=run.now) if offer_ids else []
         held = _record_holds(locked, run, rules, held_ids)
     return len(made), held
 

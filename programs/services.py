@@ -17,10 +17,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from advocacy.audit import log_action
+from advocacy.audit import acting_user, log_action
 from advocacy.budget import record_hold
 from advocacy.errors import Conflict, InvalidTransition, ValidationFailed
 from advocacy.models import (
@@ -72,7 +72,14 @@ FACTS_BY_KIND = {AskKind.REVIEW: "reviews_completed", AskKind.REFERENCE_CALL: "r
 
 
 def _user(actor):
-    return actor if getattr(actor, "pk", None) and hasattr(actor, "email") else None
+    return acting_user(actor)
+
+
+def _no_nul(**texts: str) -> None:
+    """Free text never holds NUL characters (Postgres refuses them): a 400, not a 500."""
+    bad = [field for field, value in texts.items() if "\x00" in (value or "")]
+    if bad:
+        raise ValidationFailed("Remove the NUL characters from the text.", fields={f: ["Contains NUL characters."] for f in bad})
 
 
 # --- Programs ----------------------------------------------------------------------------
@@ -111,6 +118,7 @@ def clean_steps(value) -> list[str]:
 
 def _clean_program(data: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in data.items() if k in PROGRAM_FIELDS}
+    _no_nul(**{k: data[k] for k in ("name", "description", "landing_url") if isinstance(data.get(k), str)})
     if "name" in data:
         data["name"] = " ".join((data["name"] or "").split())
         if not data["name"]:
@@ -169,6 +177,8 @@ def delete_program(*, program: Program, actor) -> None:
 
 # --- Asks --------------------------------------------------------------------------------
 
+MAX_TENURE_DAYS = 36_500
+
 ASK_FIELDS = [
     "program", "kind", "title", "instructions", "effort", "points", "capacity", "overbook", "deadline", "needs_approval",
     "status", "audience_types", "audience_motivations", "audience_expressiveness", "min_tier", "tenure_min_days",
@@ -183,6 +193,8 @@ _CHOICE_LISTS = {
 
 def _clean_ask(workspace: Workspace, data: dict[str, Any], current: Ask | None = None) -> dict[str, Any]:
     data = {k: v for k, v in data.items() if k in ASK_FIELDS}
+    _no_nul(**{k: data[k] for k in ("title", "instructions", "min_tier", "prospect_industry", "prospect_company_size",
+                                    "prospect_use_case") if isinstance(data.get(k), str)})
     merged = {f: getattr(current, f) for f in ASK_FIELDS if current is not None and f != "program"} | data
     if "title" in data:
         data["title"] = " ".join((data["title"] or "").split())
@@ -206,6 +218,10 @@ def _clean_ask(workspace: Workspace, data: dict[str, Any], current: Ask | None =
                 raise ValidationFailed(f"{field.replace('_', ' ').capitalize()} may only hold {', '.join(allowed)}.",
                                        fields={field: [f"Invalid: {', '.join(map(str, bad))}"]})
             data[field] = sorted(set(values))
+    for field in ("tenure_min_days", "tenure_max_days"):
+        value = data.get(field)
+        if value is not None and not 0 <= value <= MAX_TENURE_DAYS:
+            raise ValidationFailed(f"A tenure window is 0 to {MAX_TENURE_DAYS:,} days.", fields={field: ["Out of range."]})
     lo, hi = merged.get("tenure_min_days"), merged.get("tenure_max_days")
     if lo is not None and hi is not None and lo > hi:
         raise ValidationFailed("The tenure window's minimum is above its maximum.", fields={"tenure_max_days": ["Below the minimum."]})
@@ -274,6 +290,7 @@ def close_ask(*, ask: Ask, actor, reason: str = "Closed by a manager") -> int:
     """Close an ask: no more offers; offers not yet answered and accepted work not yet
     submitted are withdrawn (submitted proof still gets its decision). Returns how many
     assignments were withdrawn. Closing a closed ask changes nothing."""
+    _no_nul(reason=reason)
     now = timezone.now()
     if not Ask.objects.filter(pk=ask.pk, workspace_id=ask.workspace_id).exclude(status=AskStatus.CLOSED).update(
         status=AskStatus.CLOSED, closed_at=now, closed_reason=reason[:200],
@@ -331,11 +348,22 @@ def _is_onboarded(advocate: Advocate, program: Program) -> bool:
                                      onboarded_at__isnull=False).exists()
 
 
-def create_offers(*, ask: Ask, advocate_ids: list[int], now: datetime, manual_by=None) -> list[Assignment]:
+def create_offers(
+    *, ask: Ask, advocate_ids: list[int], now: datetime, manual_by=None, unless_asked_after: datetime | None = None,
+) -> list[Assignment]:
     """Write the offers of ``ask`` to these advocates, count each against their contact
     budget and move their ``last_asked_at``: the one path both rotation and a manager's
     offer (``manual_by``: the manager, or the API key) take. Advocates already offered
     this ask are skipped (the unique key decides)."""
+    if not advocate_ids:
+        return []
+    # Lock the people (in id order, so concurrent offers cannot deadlock). Rotation passes
+    # ``unless_asked_after`` (its run's start): anyone a concurrent manual offer reached since
+    # is left out, as their budget was read before that offer.
+    people = Advocate.objects.select_for_update().filter(workspace_id=ask.workspace_id, pk__in=advocate_ids)
+    if unless_asked_after is not None:
+        people = people.filter(Q(last_asked_at__isnull=True) | Q(last_asked_at__lte=unless_asked_after))
+    advocate_ids = list(people.order_by("pk").values_list("pk", flat=True))
     if not advocate_ids:
         return []
     source = Assignment.Source.MANUAL if manual_by is not None else Assignment.Source.ROTATION
@@ -377,8 +405,16 @@ def _offer_locked(*, ask: Ask, advocate: Advocate, actor):
     from .fatigue import offer_hold
 
     ask = Ask.objects.select_for_update(of=("self",)).select_related("program").get(pk=ask.pk, workspace_id=ask.workspace_id)
+    now = timezone.now()
     if ask.status != AskStatus.OPEN:
         raise Conflict(f"This ask is {ask.get_status_display().lower()}: open it before offering it.", code="ask_not_open")
+    if ask.deadline is not None and ask.deadline <= now:
+        raise Conflict("This ask's deadline has passed: set a later one before offering it.", code="ask_not_open")
+    if ask.program.status != ProgramStatus.ACTIVE:
+        raise Conflict(f"{ask.program.name} is {ask.program.get_status_display().lower()}; its asks are offered once it is active.",
+                       code="program_not_active")
+    # The person's row is locked before their budget is read: two offers at once are counted in turn.
+    advocate = Advocate.objects.select_for_update().get(pk=advocate.pk, workspace_id=ask.workspace_id)
     if advocate.stage != Stage.ACTIVE:
         raise Conflict(f"{advocate.display_name} is {advocate.get_stage_display().lower()}; only active advocates receive asks.",
                        code="advocate_not_active")
@@ -386,7 +422,6 @@ def _offer_locked(*, ask: Ask, advocate: Advocate, actor):
         raise Conflict(f"{advocate.display_name} was already offered this ask.", code="already_offered")
     if not _is_onboarded(advocate, ask.program):
         raise Conflict(f"{advocate.display_name} has not finished the onboarding of {ask.program.name}.", code="not_onboarded")
-    now = timezone.now()
     hold = offer_hold(advocate=advocate, ask=ask, now=now)
     if hold is not None:
         return hold
@@ -411,6 +446,9 @@ def _claim(assignment: Assignment, target: str, **fields) -> Assignment:
     return fresh
 
 
+UNTAKEN = "The offer was not taken within 7 days."
+
+
 def lapse_reason(assignment: Assignment, now: datetime) -> str | None:
     """Why an offer (or accepted work) has lapsed although the expiry job has not reached it
     yet: its week or the ask's deadline passed. None while it is still current. The pages
@@ -419,7 +457,7 @@ def lapse_reason(assignment: Assignment, now: datetime) -> str | None:
     if assignment.state in (S.OFFERED, S.ACCEPTED) and deadline is not None and deadline <= now:
         return "The ask's deadline passed."
     if assignment.state == S.OFFERED and assignment.offer_expires_at <= now:
-        return "The offer was not taken within 7 days."
+        return UNTAKEN
     return None
 
 
@@ -453,6 +491,7 @@ def accept_assignment(*, assignment: Assignment, actor, advocate: Advocate | Non
 def decline_assignment(*, assignment: Assignment, actor, reason: str = "", advocate: Advocate | None = None) -> Assignment:
     """The advocate says no (an optional reason). A lapsed offer is expired, not declined."""
     _owned(assignment, advocate)
+    _no_nul(reason=reason)
     reason = " ".join((reason or "").split())
     if len(reason) > 300:
         raise ValidationFailed("The reason is at most 300 characters.", fields={"reason": ["Too long."]})
@@ -486,6 +525,7 @@ def submit_proof(
     """The advocate hands in proof: a link, a text, or a file (PROOF_TYPES, at most 10 MB).
     An ask that needs no approval is approved (and its points credited) at once."""
     _owned(assignment, advocate)
+    _no_nul(proof_url=url, proof_text=text)
     url, text = (url or "").strip(), (text or "").strip()
     if not (url or text or upload):
         raise ValidationFailed("Add a link, a few words or a file to show what you did.", fields={"proof": ["Required."]})
@@ -497,6 +537,9 @@ def submit_proof(
     now = timezone.now()
     _expire_if_due(assignment, now)
     with transaction.atomic():
+        # The ask's row first, as approval and closing take it: an instant approval that
+        # fills the ask then withdraws the others without a deadlock.
+        Ask.objects.select_for_update().filter(pk=assignment.ask_id, workspace_id=assignment.workspace_id).first()
         fresh = _claim(assignment, S.SUBMITTED, submitted_at=now, proof_url=url, proof_text=text)
         if upload is not None:
             fresh.proof_file.save(os.path.basename(upload.name)[-100:], upload, save=False)
@@ -540,6 +583,7 @@ def approve_assignment(*, assignment: Assignment, actor) -> Assignment:
 @transaction.atomic
 def reject_assignment(*, assignment: Assignment, actor, reason: str) -> Assignment:
     """Refuse the proof, with a reason the advocate reads."""
+    _no_nul(reason=reason)
     reason = " ".join((reason or "").split())
     if not reason:
         raise ValidationFailed("Give a reason: the advocate sees it.", fields={"reason": ["Required."]})
@@ -556,6 +600,7 @@ def reject_assignment(*, assignment: Assignment, actor, reason: str) -> Assignme
 
 @transaction.atomic
 def withdraw_assignment(*, assignment: Assignment, actor, reason: str = "Withdrawn by a manager") -> Assignment:
+    _no_nul(reason=reason)
     fresh = _claim(assignment, S.WITHDRAWN, decided_at=timezone.now(), decided_by=_user(actor), reason=reason[:300])
     log_action(workspace=fresh.advocate.workspace, actor=actor, action="assignment.withdrawn", advocate=fresh.advocate,
                message=f"Withdrew “{fresh.ask.title}”: {reason}", data={"assignment": fresh.pk})
@@ -570,7 +615,7 @@ def expire_assignments(*, workspace: Workspace, now: datetime | None = None) -> 
     passed, become expired. Two set-based UPDATEs; a rerun finds nothing more to do."""
     now = now or timezone.now()
     untaken = Assignment.objects.filter(workspace=workspace, state=S.OFFERED, offer_expires_at__lte=now).update(
-        state=S.EXPIRED, decided_at=now, reason="The offer was not taken within 7 days.",
+        state=S.EXPIRED, decided_at=now, reason=UNTAKEN,
     )
     late = Assignment.objects.filter(
         workspace=workspace, state__in=[s for s in states.sources_of(S.EXPIRED)], ask__deadline__lte=now,
@@ -598,9 +643,11 @@ def send_reminders(*, workspace: Workspace, now: datetime | None = None) -> int:
     ).values_list("pk", flat=True))
     sent = 0
     for pk in due:
-        if Assignment.objects.filter(pk=pk, reminded_at__isnull=True).update(reminded_at=now):
-            send_assignment_email(assignment_id=pk, template="offer_reminder")
-            sent += 1
+        with transaction.atomic():
+            if Assignment.objects.filter(pk=pk, reminded_at__isnull=True).update(reminded_at=now):
+                # Rendered and queued in the claim's transaction: a failure undoes the claim too.
+                send_assignment_email(assignment_id=pk, template="offer_reminder")
+                sent += 1
     return sent
 
 
@@ -616,6 +663,7 @@ def _clean_outcome(data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed("Choose what it achieved: a deal, a published review or reach.", fields={"kind": ["Required."]})
     for key in ("deal_name", "url", "note"):
         data[key] = (data.get(key) or "").strip()
+    _no_nul(deal_name=data["deal_name"], url=data["url"], note=data["note"])
     if kind == OutcomeKind.DEAL:
         if not data["deal_name"]:
             raise ValidationFailed("Name the deal.", fields={"deal_name": ["Required for a deal."]})

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..audit import log_action
+from ..audit import acting_user, log_action
 from ..errors import InvalidTransition, ValidationFailed
 from ..models import Advocate, Task, Workspace
 
@@ -41,7 +41,7 @@ def close_task(*, task: Task, actor, notes: str = "", status: str = Task.Status.
     if len(notes) > MAX_NOTES:
         raise ValidationFailed(f"Notes are at most {MAX_NOTES:,} characters.", fields={"notes": ["Too long."]})
     now = timezone.now()
-    user = actor if getattr(actor, "pk", None) and hasattr(actor, "email") else None
+    user = acting_user(actor)
     if not Task.objects.filter(pk=task.pk, workspace_id=task.workspace_id, status=Task.Status.OPEN).update(
         status=status, notes=notes, done_at=now, done_by=user,
     ):

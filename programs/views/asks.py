@@ -144,7 +144,7 @@ class AskOfferView(ProgramsView):
         ask = self.get_for_workspace(Ask, pk=ask_id)
         q = search_term(request.POST)
         raw = request.POST.get("advocate") or ""
-        advocate = Advocate.objects.filter(workspace=self.workspace, pk=int(raw)).first() if raw.isdigit() and len(raw) < 12 else None
+        advocate = Advocate.objects.filter(workspace=self.workspace, pk=int(raw)).first() if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
         if advocate is None:
             return self.render(ask, q=q, error="Choose an advocate of this workspace to offer the ask to.", status=400)
         try:

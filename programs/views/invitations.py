@@ -61,7 +61,7 @@ def preview_of(form: InviteForm, workspace) -> dict:
     values = {k: form[k].value() for k in form.fields}
     preview = {k: str(values.get(k) or "").strip() for k in (*InviteForm.MESSAGE_FIELDS, "inviter_name")}
     raw = str(values.get("program") or "")
-    program = _program(workspace, int(raw)) if raw.isdigit() and len(raw) < 12 else None
+    program = _program(workspace, int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
     return {"preview": preview, "preview_program": program}
 
 
@@ -90,7 +90,7 @@ class AdvocateInviteView(ProgramsView):
         programs = _programs(self.workspace)
         program_id = request.GET.get("program")
         initial = {**message_template(self.workspace, advocate), "inviter_name": inviter_name(request.user),
-                   "program": int(program_id) if program_id and program_id.isdigit() and len(program_id) < 12 else None}
+                   "program": int(program_id) if program_id and program_id.isascii() and program_id.isdigit() and len(program_id) < 12 else None}
         return self.render(advocate, InviteForm(initial=initial, programs=programs))
 
     def post(self, request, advocate_id: int):
@@ -241,7 +241,7 @@ class AdvocateOfferView(ProgramsView):
     def post(self, request, advocate_id: int):
         advocate = self.get_for_workspace(Advocate, pk=advocate_id)
         raw = request.POST.get("ask") or ""
-        ask = Ask.objects.filter(workspace=self.workspace, pk=int(raw)).first() if raw.isdigit() and len(raw) < 12 else None
+        ask = Ask.objects.filter(workspace=self.workspace, pk=int(raw)).first() if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
         if ask is None:
             return self.render(advocate, error="Choose one of the open asks.", status=400)
         try:

@@ -582,3 +582,10 @@ def test_a_nul_character_in_forms_is_a_400_not_a_500(client, tenant_a, open_ask)
     assert client.post(url("ask_offer", tenant_a, open_ask.pk), {"advocate": "1", "q": "\x00"}).status_code == 400
     assert client.post(url("ask_status", tenant_a, open_ask.pk, "close"), {"reason": "\x00"}).status_code == 400
     assert reload(open_ask).status == AskStatus.OPEN
+
+
+@pytest.mark.parametrize("raw", ["²", "١٢", "12a", "9" * 30])
+def test_an_offer_by_hand_to_a_non_ascii_or_huge_id_is_refused_not_a_500(client, tenant_a, open_ask, raw):
+    client.force_login(tenant_a.manager)
+    assert client.post(url("ask_offer", tenant_a, open_ask.pk), {"advocate": raw}).status_code in (400, 404)
+    assert client.get(url("advocate_bulk_invite", tenant_a) + f"?program={raw}").status_code in (200, 400)
