@@ -43,7 +43,6 @@ S = AssignmentState
 DECLINE_STREAK = 3
 QUIET_DAYS = 180
 CHECK_IN_EVERY_DAYS = 180
-DECLINED = (S.DECLINED, S.EXPIRED)
 # Answers that show the advocate took part: they break a streak of declines.
 TOOK_PART = (S.ACCEPTED, S.SUBMITTED, S.APPROVED, S.REJECTED)
 PERSONAL_TASKS = (TaskKind.CHECK_IN, TaskKind.FOLLOW_UP, TaskKind.DETRACTOR)
@@ -61,14 +60,15 @@ def declining_advocates(workspace: Workspace, *, now: datetime) -> QuerySet:
     offers (since they became active) were all declined or expired. One grouped query:
     the declines with no taking part after them, counted per advocate."""
     took_part_after = Assignment.objects.filter(
-        workspace_id=workspace.pk, advocate_id=OuterRef("advocate_id"), state__in=TOOK_PART,
-        offered_at__gt=OuterRef("offered_at"),
-    )
+        workspace_id=workspace.pk, advocate_id=OuterRef("advocate_id"), offered_at__gt=OuterRef("offered_at"),
+    ).filter(Q(state__in=TOOK_PART) | Q(accepted_at__isnull=False))
     return (
         Assignment.objects.filter(
-            workspace_id=workspace.pk, state__in=DECLINED, advocate__stage=Stage.ACTIVE,
+            workspace_id=workspace.pk, advocate__stage=Stage.ACTIVE,
             offered_at__gte=F("advocate__stage_changed_at"), offered_at__lte=now,
         )
+        # Offers said no to, or let lapse; work accepted and then overtaken by a deadline is not a "no".
+        .filter(Q(state=S.DECLINED) | Q(state=S.EXPIRED, accepted_at__isnull=True))
         .exclude(Exists(took_part_after))
         .order_by().values("advocate_id")
         .annotate(declines=Count("pk"), latest=Max("pk"))

@@ -379,3 +379,12 @@ def test_the_expire_assignments_command_expires_and_reminds(person):
 def test_a_command_for_an_unknown_workspace_fails_cleanly(db, name):
     with pytest.raises(CommandError, match="No workspace 'nope'"):
         command(name, workspace="nope")
+
+
+def test_accepted_work_overtaken_by_a_deadline_is_not_a_decline_and_breaks_the_streak(person):
+    offers = answered(person, S.DECLINED, S.DECLINED, S.EXPIRED, S.EXPIRED)
+    with scopes_disabled():
+        # The last two were accepted, then their asks' deadlines passed.
+        Assignment.objects.filter(pk__in=[o.pk for o in offers[2:]]).update(accepted_at=T0 + days(15))
+    assert run_check(person.workspace, T0 + days(40)).paused == 0
+    assert reload(person).stage == Stage.ACTIVE
