@@ -59,3 +59,20 @@ def advocate_actions(context, advocate):
 
     return {"advocate": advocate, "workspace": context["workspace"], "invitable": invite_refusal(advocate) is None,
             "active": advocate.stage == Stage.ACTIVE}
+
+
+@register.simple_tag(takes_context=True)
+def fatigue_of_page(context, advocates) -> dict[int, list]:
+    """{advocate id: holds} for the active people of a list page, in one query
+    (programs.fatigue.fatigue_states): the advocate list's Fatigue column."""
+    from ..fatigue import fatigue_states
+
+    ids = [a.pk for a in advocates if a.stage == Stage.ACTIVE]
+    if not ids:
+        return {}
+    return {pk: holds for pk, holds in fatigue_states(workspace=context["workspace"], advocate_ids=ids).items() if holds}
+
+
+@register.simple_tag
+def fatigue_of(fatigue: dict, advocate_id: int) -> list:
+    return fatigue.get(advocate_id, [])

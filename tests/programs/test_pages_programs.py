@@ -589,3 +589,13 @@ def test_an_offer_by_hand_to_a_non_ascii_or_huge_id_is_refused_not_a_500(client,
     client.force_login(tenant_a.manager)
     assert client.post(url("ask_offer", tenant_a, open_ask.pk), {"advocate": raw}).status_code in (400, 404)
     assert client.get(url("advocate_bulk_invite", tenant_a) + f"?program={raw}").status_code in (200, 400)
+
+
+def test_the_advocate_list_shows_who_is_held_back_and_why(client, tenant_a):
+    _active(tenant_a, name="Rita Rested", last_asked_at=timezone.now() - timedelta(days=2))
+    _active(tenant_a, name="Fred Free")
+    client.force_login(tenant_a.viewer)
+    body = text(client.get(reverse("advocate_list", args=[tenant_a.workspace.slug])))
+    assert "Fatigue" in body
+    assert re.search(r"Rita Rested.*Held Last offered an ask on", body)
+    assert re.search(r"Fred Free.*can be asked", body)
