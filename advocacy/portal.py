@@ -70,11 +70,8 @@ class PortalLoginView(PortalView):
 
 class PortalHomeView(PortalView):
     def get(self, request):
-        # The programs app adds its part of the home page (open offers, onboarding, impact);
-        # imported here, like the URL wiring, so the core's modules do not depend on it.
-        from programs.portal import home_context
-
-        return TemplateResponse(request, "portal/home.html", self.get_context_data(**home_context(self.advocate)))
+        # The programs app adds its part (open offers, onboarding, impact) with a template tag.
+        return TemplateResponse(request, "portal/home.html", self.get_context_data())
 
 
 class PortalProfileView(PortalView):

@@ -76,3 +76,12 @@ def fatigue_of_page(context, advocates) -> dict[int, list]:
 @register.simple_tag
 def fatigue_of(fatigue: dict, advocate_id: int) -> list:
     return fatigue.get(advocate_id, [])
+
+
+@register.inclusion_tag("portal/programs/_home.html", takes_context=True)
+def portal_journey(context, advocate):
+    """The programs' part of the portal home: open offers, onboarding still to do, and the
+    latest impact (programs.portal.home_context)."""
+    from ..portal import home_context
+
+    return {"workspace": context["workspace"], "advocate": advocate, **home_context(advocate)}
