@@ -3,23 +3,15 @@ are typed and shown in it), and turning a domain error into form messages with i
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django import forms
 from django.utils import timezone
 from django.views import View
 
+from advocacy.budget import workspace_zone
 from advocacy.errors import DomainError
 from advocacy.web import ManagerView
 
 PAGE_SIZE = 50
-
-
-def workspace_zone(workspace) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(workspace.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 class _WorkspaceTime(View):
