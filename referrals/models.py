@@ -124,6 +124,9 @@ class Referral(models.Model):
     qualified_at = models.DateTimeField(null=True, blank=True)
     converted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    rewarded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the referrer's reward was granted (once; a flagged conversion waits for a manager).",
+    )
 
     objects = WorkspaceScopedManager()
 
