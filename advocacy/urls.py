@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from programs import urls as programs_urls
+from referrals import urls as referrals_urls
 from rewards import urls as rewards_urls
 
 from . import portal, public, task_views, views
@@ -56,9 +57,11 @@ urlpatterns = [
     path("w/<slug:slug>/", include(manager)),
     path("w/<slug:slug>/", include(programs_urls.manager)),
     path("w/<slug:slug>/rewards/", include(rewards_urls.manager)),
+    path("w/<slug:slug>/referrals/", include(referrals_urls.manager)),
     path("portal/<slug:slug>/", include(member_portal)),
     path("portal/<slug:slug>/", include(programs_urls.portal)),
     path("portal/<slug:slug>/rewards/", include(rewards_urls.portal)),
+    path("portal/<slug:slug>/referrals/", include(referrals_urls.portal)),
     path("", include(programs_urls.public)),
     path("api/v1/", include("advocacy.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

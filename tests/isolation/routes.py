@@ -204,6 +204,23 @@ def _assignment_with_proof(tenant) -> int:
     return assignment.pk
 
 
+def _referral(tenant) -> int:
+    """A referral of the tenant (its advocate's code on a program of the workspace)."""
+    from referrals.codes import new_code
+    from referrals.models import Referral, ReferralCode
+    from tests.factories import ProgramFactory
+
+    program = ProgramFactory(workspace=tenant.workspace)
+    advocate = AdvocateFactory(workspace=tenant.workspace)
+    n = ReferralCode.objects.with_scopes_disabled().count()
+    code = ReferralCode.objects.with_scopes_disabled().create(
+        workspace=tenant.workspace, program=program, advocate=advocate, code=new_code())
+    return Referral.objects.with_scopes_disabled().create(
+        workspace=tenant.workspace, code=code, program=program, advocate=advocate, referee_email=f"referee{n}@example.com",
+        flags=[{"rule": "self_referral", "reason": "isolation"}],
+    ).pk
+
+
 # The workspace slug is not built: each rule chooses whose workspace the URL names.
 SLUG = "slug"
 
@@ -229,6 +246,9 @@ KWARGS: dict[str, Kwarg] = {
     "manager:outcome_id": tenant_object(_outcome),
     "invitation_resend:invitation_id": tenant_object(_invitation),
     "manager:task_id": tenant_object(_task),
+    # referrals (referrals/urls.py)
+    "manager:referral_id": tenant_object(_referral),
+    "referral_action:action": value("approve"),
     # portal
     "portal_stage:action": value("pause"),
     "portal:assignment_id": tenant_object(_portal_assignment),
