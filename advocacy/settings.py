@@ -278,6 +278,7 @@ CELERY_BEAT_SCHEDULE = {
     "check-fatigue": {"task": "programs.tasks.check_fatigue", "schedule": crontab(minute=35, hour=5), "options": {"queue": "jobs"}},
     "expire-assignments": {"task": "programs.tasks.expire_assignments", "schedule": crontab(minute=7), "options": {"queue": "jobs"}},
     "send-reminders": {"task": "programs.tasks.send_reminders", "schedule": crontab(minute=9), "options": {"queue": "jobs"}},
+    "drain-clicks": {"task": "referrals.tasks.drain_clicks", "schedule": 10.0, "options": {"queue": "clicks", "expires": 10}},
 }
 
 IDEMPOTENCY_KEY_TTL_HOURS = 24

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from programs import urls as programs_urls
 from referrals import urls as referrals_urls
+from referrals.public import referral_redirect
 from rewards import urls as rewards_urls
 
 from . import portal, public, task_views, views
@@ -52,6 +53,9 @@ member_portal = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="workspace_index", permanent=False)),
+    # The hottest path: first, so resolving it tries no other pattern (referrals/public.py).
+    path("r/<str:code>", referral_redirect, name="referral_redirect"),
+    path("r/<str:code>/", referral_redirect, name="referral_redirect_slash"),
     path("w/", views.WorkspaceIndexView.as_view(), name="workspace_index"),
     path("w/new/", views.NewWorkspaceView.as_view(), name="workspace_new"),
     path("w/<slug:slug>/", include(manager)),

@@ -221,6 +221,20 @@ def _referral(tenant) -> int:
     ).pk
 
 
+def _referral_code(tenant) -> str:
+    """A live referral code of the tenant (its advocate, an active program with a landing URL)."""
+    import secrets
+
+    from referrals.models import CODE_ALPHABET, CODE_LENGTH, ReferralCode
+    from tests.factories import ProgramFactory
+
+    program = ProgramFactory(workspace=tenant.workspace, landing_url="https://landing.example/")
+    return ReferralCode.objects.with_scopes_disabled().create(
+        workspace=tenant.workspace, program=program, advocate=tenant.advocate,
+        code="".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
+    ).code
+
+
 # The workspace slug is not built: each rule chooses whose workspace the URL names.
 SLUG = "slug"
 
@@ -258,6 +272,8 @@ KWARGS: dict[str, Kwarg] = {
     "staff_invitation:token": tenant_object(_staff_invitation_token, missing="no-such-token"),
     "invitation:token": tenant_object(_advocate_invitation_token, missing="no-such-token"),
     "unsubscribe:token": tenant_object(_unsubscribe_token, missing="no-such-token"),
+    "referral_redirect:code": tenant_object(_referral_code, missing="ZZZZZZZZZZ"),
+    "referral_redirect_slash:code": tenant_object(_referral_code, missing="ZZZZZZZZZZ"),
     "outbox_message:message_id": Kwarg(build=_outbox_message, missing="00000000-0000-0000-0000-000000000000"),
     # allauth (third-party; its keys are signed or random)
     "accounts:key": value("no-such-key"),
@@ -297,6 +313,8 @@ PUBLIC_ROUTES: dict[str, str] = {
     "staff_invitation": "the token is the credential; it names one invitation",
     "invitation": "an advocate's invitation link: the token is the credential; it names one invitation",
     "unsubscribe": "one-click unsubscribe: the signed token names one advocate",
+    "referral_redirect": "a referral link /r/<code>: the code names one program's landing URL, no one's data",
+    "referral_redirect_slash": "the same referral link with a trailing slash",
     "outbox": "the demo's mailbox (only with the outbox mail backend)",
     "outbox_message": "one mail of the demo's mailbox",
     "healthz": "liveness probe",
