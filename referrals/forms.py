@@ -26,7 +26,7 @@ class PipelineFilterForm(forms.Form):
     since = forms.DateField(required=False, label="From")
     until = forms.DateField(required=False, label="To (included)")
     state = forms.ChoiceField(choices=[("", "Any state"), *ReferralState.choices], required=False)
-    flagged = forms.ChoiceField(choices=[("", "Flagged or not"), ("yes", "Flagged"), ("no", "Not flagged")], required=False)
+    flagged = forms.ChoiceField(choices=[("", "Flagged or not"), ("yes", "Flagged, to decide"), ("no", "Not flagged")], required=False)
     program = forms.ModelChoiceField(queryset=Program.objects.none(), required=False, empty_label="Every program")
     q = forms.CharField(required=False, max_length=254, label="Referee email")
 
@@ -76,7 +76,7 @@ class ReferralSettingsForm(forms.ModelForm):
     referee_points = forms.IntegerField(min_value=0, max_value=1_000_000, label="Referee points",
                                         help_text="When the referee reward is points (the referee must be an advocate).")
     attribution_window_days = forms.IntegerField(min_value=1, max_value=365, required=False, label="Attribution window (days)",
-                                                 help_text="1 to 365. Empty: 90 days.")
+                                                 help_text="1 to 365. Empty: the workspace's window (90 days unless changed).")
     hold_days = forms.IntegerField(min_value=0, max_value=365, label="Hold period (days)",
                                    help_text="Days before referral points become spendable.")
 

@@ -82,12 +82,13 @@ def pipeline(workspace: Workspace, *, state: str = "", flagged: str = "", progra
              q: str = "", since: datetime | None = None, until: datetime | None = None) -> QuerySet:
     """The pipeline's referrals, newest first, with what each row shows (one query a page).
 
-    ``flagged``: "yes" (flags waiting for a decision), "no" (no flags), "" (any)."""
+    ``flagged``: "yes" (flagged and waiting for a decision: not rejected), "no" (no flags),
+    "" (any)."""
     rows = _period(Referral.objects.filter(workspace=workspace), "created_at", since, until)
     if state:
         rows = rows.filter(state=state)
     if flagged == "yes":
-        rows = rows.exclude(flags=[])
+        rows = rows.exclude(flags=[]).exclude(state=ReferralState.REJECTED)
     elif flagged == "no":
         rows = rows.filter(flags=[])
     if program is not None:

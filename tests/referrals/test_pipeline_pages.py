@@ -129,7 +129,8 @@ def test_the_pipeline_page_shows_the_funnel_of_the_period(client, tenant_a, funn
     ("flagged=yes", {"l1@x.example"}),
 ])
 def test_the_list_filters_by_state_flag_program_and_email(client, tenant_a, funnel_data, query, expected):
-    Referral.objects.with_scopes_disabled().filter(referee_email="l1@x.example").update(
+    """Flagged: those waiting for a decision (a rejected duplicate keeps its flag but is decided)."""
+    Referral.objects.with_scopes_disabled().filter(referee_email__in=["l1@x.example", "r1@x.example"]).update(
         flags=[{"rule": "self_referral", "reason": "Self-referral"}])
     client.force_login(tenant_a.viewer)
 
