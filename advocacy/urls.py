@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from programs import urls as programs_urls
 from referrals import urls as referrals_urls
+from referrals.leads import lead as referral_lead
 from referrals.public import referral_redirect
 from rewards import urls as rewards_urls
 
@@ -73,6 +74,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("invitations/staff/<str:token>/", public.StaffInvitationView.as_view(), name="staff_invitation"),
     path("u/<str:token>/", public.UnsubscribeView.as_view(), name="unsubscribe"),
+    path("r/<str:code>/lead", referral_lead, name="referral_lead"),  # the landing page's form (referrals/leads.py)
     path("_mail/", public.OutboxView.as_view(), name="outbox"),
     path("_mail/<uuid:message_id>/", public.OutboxView.as_view(), name="outbox_message"),
     path("healthz", public.healthz, name="healthz"),

@@ -86,7 +86,7 @@ DUPLICATE = "duplicate"
 EXISTING_ADVOCATE = "existing_advocate"
 EXISTING_CUSTOMER = "existing_customer"
 COUPON_POOL_EMPTY = "coupon_pool_empty"
-DEPARTED_STAGES = {Stage.ALUMNI, Stage.OPTED_OUT}
+REFERRING_STAGES = {Stage.ACTIVE, Stage.PAUSED}  # as /r/ attributes (referrals/redirect.py)
 
 
 class ReferralsClosed(Conflict):
@@ -164,9 +164,10 @@ def within_window(first_touch_at: datetime, occurred_at: datetime, days: int) ->
 
 
 def code_is_live(code: ReferralCode) -> bool:
-    """A code attributes only for an active program and an advocate who has not left."""
+    """A code attributes only for an active program and an active or paused advocate (a
+    paused one asked for a rest from asks, not to stop referring), as the /r/ redirect does."""
     advocate = code.advocate
-    return (code.program.status == ProgramStatus.ACTIVE and advocate.stage not in DEPARTED_STAGES
+    return (code.program.status == ProgramStatus.ACTIVE and advocate.stage in REFERRING_STAGES
             and advocate.erased_at is None)
 
 
@@ -184,7 +185,7 @@ def create_referral(
     referee is created ``rejected``. The same referee through the same code again returns
     the referral already made (``created`` is False on it): a landing form posted twice
     makes one lead. Raises ValidationFailed for bad input, ReferralsClosed (409) for a code
-    of a program that is not active or of an advocate who left.
+    of a program that is not active or of an advocate who is not active or paused.
     """
     email = _email(referee_email)
     name = _text(referee_name, "referee_name", max_length=MAX_NAME)

@@ -9,6 +9,7 @@ from programs.api import (
     OutcomeViewSet,
     ProgramViewSet,
 )
+from referrals.api import ConversionViewSet, ReferralViewSet
 from rewards.api import CatalogViewSet, RedemptionViewSet
 from rewards.ledger_api import LedgerViewSet
 
@@ -38,5 +39,7 @@ router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("tasks", TaskViewSet, basename="task")
+router.register("referrals", ReferralViewSet, basename="referral")
+router.register("conversions", ConversionViewSet, basename="conversion")
 
 urlpatterns = router.urls

@@ -235,6 +235,37 @@ def _referral_code(tenant) -> str:
     ).code
 
 
+def _api_referral(tenant) -> int:
+    """A lead through a code of the tenant (the API's referrals, conversions and lead endpoint)."""
+    from advocacy.scoping import workspace_scope
+    from referrals.services import create_referral
+
+    code = _referral_code_of(tenant)
+    with workspace_scope(tenant.workspace):
+        return create_referral(code=code, referee_email=f"lead{code.pk}@prospect.example").pk
+
+
+def _referral_code_of(tenant):
+    from referrals.models import ReferralCode
+    from tests.factories import ProgramFactory
+
+    program = ProgramFactory(workspace=tenant.workspace, landing_url="https://landing.example/")
+    n = ReferralCode.objects.with_scopes_disabled().count()
+    return ReferralCode.objects.with_scopes_disabled().create(
+        workspace=tenant.workspace, program=program, advocate=AdvocateFactory(workspace=tenant.workspace),
+        code=f"ISO{tenant.workspace.pk:03d}{n:04d}"[:16],
+    )
+
+
+def _api_conversion(tenant) -> int:
+    from advocacy.scoping import workspace_scope
+    from referrals.services import record_conversion
+
+    with workspace_scope(tenant.workspace):
+        return record_conversion(workspace=tenant.workspace, external_id=f"isolation-{_api_referral(tenant)}",
+                                 referee_email="buyer@prospect.example", value="10.00", currency="EUR").pk
+
+
 # The workspace slug is not built: each rule chooses whose workspace the URL names.
 SLUG = "slug"
 
@@ -272,6 +303,7 @@ KWARGS: dict[str, Kwarg] = {
     "staff_invitation:token": tenant_object(_staff_invitation_token, missing="no-such-token"),
     "invitation:token": tenant_object(_advocate_invitation_token, missing="no-such-token"),
     "unsubscribe:token": tenant_object(_unsubscribe_token, missing="no-such-token"),
+    "referral_lead:code": tenant_object(lambda t: _referral_code_of(t).code, missing="ZZZZZZZZZZ"),
     "referral_redirect:code": tenant_object(_referral_code, missing="ZZZZZZZZZZ"),
     "referral_redirect_slash:code": tenant_object(_referral_code, missing="ZZZZZZZZZZ"),
     "outbox_message:message_id": Kwarg(build=_outbox_message, missing="00000000-0000-0000-0000-000000000000"),
@@ -299,6 +331,8 @@ API_OBJECTS: dict[str, Callable[[Any], int]] = {
     "outcome": _outcome,
     "invitation": _invitation,
     "task": _task,
+    "referral": _api_referral,
+    "conversion": _api_conversion,
 }
 
 # Routes outside /w/, /portal/ and /api/v1/ that are not the admin's or allauth's, each
@@ -313,6 +347,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     "staff_invitation": "the token is the credential; it names one invitation",
     "invitation": "an advocate's invitation link: the token is the credential; it names one invitation",
     "unsubscribe": "one-click unsubscribe: the signed token names one advocate",
+    "referral_lead": "a landing page's lead form (POST only): the code names one program; answers no one's data",
     "referral_redirect": "a referral link /r/<code>: the code names one program's landing URL, no one's data",
     "referral_redirect_slash": "the same referral link with a trailing slash",
     "outbox": "the demo's mailbox (only with the outbox mail backend)",

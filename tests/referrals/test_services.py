@@ -73,7 +73,7 @@ def test_a_program_that_is_not_active_takes_no_referrals(tenant_a, status):
         lead(code)
 
 
-@pytest.mark.parametrize("stage", [Stage.ALUMNI, Stage.OPTED_OUT])
+@pytest.mark.parametrize("stage", [Stage.ALUMNI, Stage.OPTED_OUT, Stage.CANDIDATE, Stage.INVITED])
 def test_a_departed_advocates_code_takes_no_referrals(tenant_a, stage):
     code = make_code(tenant_a.workspace)
     code.advocate.stage = stage
