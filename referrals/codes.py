@@ -20,6 +20,7 @@ from advocacy.models import Advocate, Stage
 from programs.models import Program, ProgramStatus
 
 from .models import CODE_ALPHABET, CODE_LENGTH, ReferralCode, ReferralSettings
+from .redirect import forget_program_codes
 
 MAX_ATTEMPTS = 8
 # Who gets a link on the share page: a paused advocate may still share on their own; a
@@ -88,7 +89,7 @@ SETTINGS_FIELDS = ("referrer_points", "referee_reward", "referee_points", "attri
 
 def update_referral_settings(*, program: Program, actor, changes: dict) -> ReferralSettings:
     """Change a program's referral settings (created with the defaults on first use), with
-    an audit row in the same transaction."""
+    an audit row in the same transaction; a new attribution window reaches /r/ at once."""
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown settings: {', '.join(sorted(unknown))}.")
@@ -105,6 +106,9 @@ def update_referral_settings(*, program: Program, actor, changes: dict) -> Refer
         current.save()
         after = {f: getattr(current, f) for f in SETTINGS_FIELDS}
         changed = {f: [before[f], after[f]] for f in SETTINGS_FIELDS if before[f] != after[f]}
+        if "attribution_window_days" in changed:
+            # /r/ caches each code's cookie lifetime (referrals/redirect.py): drop them after commit
+            transaction.on_commit(lambda: forget_program_codes(program))
         if changed:
             log_action(workspace=program.workspace, actor=actor, action="referrals.settings",
                        message=f"Referral settings of “{program.name}” changed: {', '.join(changed)}.",

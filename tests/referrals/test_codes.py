@@ -142,3 +142,17 @@ def test_update_referral_settings_refuses_values_out_of_range(tenant_a, changes)
         with pytest.raises(ValidationFailed):
             update_referral_settings(program=program, actor=tenant_a.manager, changes=changes)
         assert not ReferralSettings.objects.filter(program=program, hold_days=366).exists()
+
+
+def test_a_new_attribution_window_reaches_the_cached_redirect_at_once(tenant_a, django_capture_on_commit_callbacks):
+    from referrals.redirect import resolve_code
+
+    program = _program(tenant_a)
+    with workspace_scope(tenant_a.workspace):
+        code = code_for(advocate=tenant_a.advocate, program=program)
+    assert resolve_code(code.code).window_days == 90  # now cached
+
+    with workspace_scope(tenant_a.workspace), django_capture_on_commit_callbacks(execute=True):
+        update_referral_settings(program=program, actor=tenant_a.manager, changes={"attribution_window_days": 7})
+
+    assert resolve_code(code.code).window_days == 7
