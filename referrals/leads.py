@@ -48,7 +48,6 @@ the ``ref`` query parameter that ``/r/<code>`` appends::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -62,6 +61,7 @@ from django.views.decorators.csrf import csrf_exempt
 from advocacy.errors import DomainError
 from advocacy.scoping import scopes_disabled, workspace_scope
 
+from .clicks import client_ip, hash_ip
 from .models import ReferralCode
 from .services import create_referral
 
@@ -92,21 +92,10 @@ def landing_origin(landing_url: str) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
-def _client_ip(request: HttpRequest) -> str:
-    """``REMOTE_ADDR``, or behind ``REFERRAL_PROXY_COUNT`` trusted proxies the matching hop
-    of ``X-Forwarded-For`` (as the /r/ redirect reads it)."""
-    proxies = getattr(settings, "REFERRAL_PROXY_COUNT", 0)
-    if proxies:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def _over_rate(request: HttpRequest) -> bool:
     """A fixed one-minute window per (hashed) IP in the cache; no IP is stored."""
     limit = getattr(settings, "REFERRAL_LEAD_RATE", DEFAULT_RATE)
-    ip = hashlib.sha256(f"{settings.SECRET_KEY}:{_client_ip(request)}".encode()).hexdigest()[:32]
+    ip = hash_ip(client_ip(request.META))[:32]  # as the /r/ redirect reads and hashes it
     key = f"referrals:lead-rate:{ip}:{int(time.time() // 60)}"
     cache.add(key, 0, timeout=70)
     try:

@@ -352,7 +352,11 @@ def record_conversion(
             _lock_key(workspace.pk, email)
             referral = _attribute(workspace, email, occurred_at)
             if referral is not None:
-                referral = _transition(referral, ReferralState.CONVERTED, converted_at=now)
+                try:
+                    referral = _transition(referral, ReferralState.CONVERTED, converted_at=now)
+                except InvalidTransition:  # a manager rejected it meanwhile: the conversion stays unattributed
+                    referral = None
+            if referral is not None:
                 Conversion.objects.filter(pk=conversion.pk).update(referral=referral, attributed=True)
                 conversion.referral, conversion.attributed = referral, True
                 if not referral.flags:

@@ -82,3 +82,15 @@ def test_50_concurrent_posts_with_one_idempotency_key_make_one_conversion_and_on
     busy = [s for s, b in results if s == 409]
     assert len(ok) + len(busy) == N and ok
     _assert_once(tenant_a, code, referral, ok, referee_reward="coupon")
+
+
+def test_concurrent_referrals_of_one_referee_leave_one_lead_and_the_rest_duplicates(tenant_a):
+    codes = [make_code(tenant_a.workspace) for _ in range(10)]
+
+    def work(i):
+        return lead(codes[i], "Dana@Prospect.example").pk
+
+    results = race(len(codes), work)
+    assert errors_of(results) == []
+    states = sorted(Referral.objects.with_scopes_disabled().values_list("state", flat=True))
+    assert states == ["lead"] + ["rejected"] * 9
