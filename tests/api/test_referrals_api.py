@@ -235,3 +235,22 @@ def test_conversion_list_runs_the_same_queries_for_1_and_20(api_a, tenant_a, fro
     for i in range(1, 20):
         post_json(api_a, CONVERSIONS, {"external_id": f"d{i}", "referee_email": "a@prospect.example", "value": "1", "currency": "EUR"})
     assert one == count_queries(api_a, url) == LIST_QUERIES
+
+
+def test_referral_and_conversion_details_run_two_queries(api_a, tenant_a, frozen, no_scopes):
+    referral = lead(make_code(tenant_a.workspace), "a@prospect.example")
+    api_a.get(REFERRALS)
+    # Authenticate the key (1), the row with its code, coupon and conversion (1).
+    assert count_queries(api_a, f"{REFERRALS}{referral.pk}/") == 2
+    conversion = post_json(api_a, CONVERSIONS, {"external_id": "d", "referee_email": "a@prospect.example", "value": "1", "currency": "EUR"}).json()
+    assert count_queries(api_a, f"{CONVERSIONS}{conversion['id']}/") == 2
+
+
+def test_the_schema_says_flagged_and_duplicate_referrals_are_still_created(api_a):
+    paths = api_a.get("/api/schema/?format=json").json()["paths"]
+    create = paths["/api/v1/referrals/"]["post"]
+    assert "still created" in create["description"] and "rejected" in create["description"]
+    assert {"200", "201", "404", "409"} <= set(create["responses"])
+    assert {p["name"] for p in create["parameters"]} >= {"Idempotency-Key"}
+    assert {"200", "201"} <= set(paths["/api/v1/conversions/"]["post"]["responses"])
+    assert "post" in paths["/api/v1/referrals/{id}/clear-flags/"]
