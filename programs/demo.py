@@ -52,8 +52,7 @@ def seed(*, workspace: Workspace, rng: random.Random) -> str:
     for name, goal, description, objectives in PROGRAMS:
         program = Program.objects.filter(workspace=workspace, name=name).first() or services.create_program(
             workspace=workspace, actor=actor,
-            data={"name": name, "goal": goal, "description": description, "objectives": objectives,
-                  "landing_url": "https://example.com/try"},
+            data={"name": name, "goal": goal, "description": description, "objectives": objectives},
         )
         programs.append(program)
     asks = []

@@ -160,6 +160,9 @@ def update_program(*, program: Program, actor, data: dict[str, Any]) -> Program:
     if changed:
         log_action(workspace=program.workspace, actor=actor, action="program.updated",
                    message=f"Program {program.name} changed: {', '.join(changed)}", data={"program": program.pk, "changed": changed})
+        from .signals import program_changed
+
+        transaction.on_commit(lambda: program_changed.send(sender=Program, program=program, changed=changed))
     return program
 
 

@@ -160,6 +160,12 @@ def _plain(value):
 
 
 @transaction.atomic
+def _stage_changed(advocate: Advocate) -> None:
+    from ..signals import advocate_stage_changed
+
+    transaction.on_commit(lambda: advocate_stage_changed.send(sender=Advocate, advocate=advocate))
+
+
 def change_stage(*, advocate: Advocate, stage: str, actor, reason: str = "") -> Advocate:
     """Move an advocate to ``stage`` if the lifecycle allows it; otherwise InvalidTransition."""
     if stage not in Stage.values:
@@ -180,6 +186,7 @@ def change_stage(*, advocate: Advocate, stage: str, actor, reason: str = "") -> 
     if reason:
         message += f" ({reason})"
     log_action(workspace=current.workspace, actor=actor, action="advocate.stage_changed", advocate=current, message=message, data={"from": advocate.stage, "to": stage})
+    _stage_changed(current)
     advocate.stage, advocate.stage_changed_at = current.stage, current.stage_changed_at
     return current
 
@@ -291,6 +298,7 @@ def erase_advocate(*, advocate: Advocate, actor) -> Advocate:
     ActivityEvent.objects.filter(advocate=advocate).update(properties={})
     AuditLog.objects.filter(advocate=advocate).update(data={})
     log_action(workspace=advocate.workspace, actor=actor, action="advocate.erased", advocate=advocate, message="Personal data erased on request")
+    _stage_changed(advocate)
     if (
         user is not None
         and not user.memberships.exists()

@@ -16,9 +16,21 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (!button) return;
-    var text = document.querySelector(button.getAttribute("data-copy")).textContent.trim();
-    navigator.clipboard && navigator.clipboard.writeText(text);
-    button.textContent = "Copied";
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    var text = source.textContent.trim();
+    var say = function (label) { button.textContent = label; button.setAttribute("aria-label", label); };
+    var selectIt = function () {  // no clipboard (plain HTTP): select the text for Ctrl-C
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      say("Selected: press Ctrl-C");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { say("Copied"); }, selectIt);
+    } else {
+      selectIt();
+    }
   });
   var progress = document.querySelector("[data-progress-url]");
   if (progress) {

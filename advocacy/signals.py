@@ -1,0 +1,11 @@
+"""Signals the core sends so higher floors can keep what they cache in step, without the
+core importing them (ARCHITECTURE.md: dependencies point down). Receivers only refresh
+caches; no business rule lives in a receiver.
+
+- ``advocate_stage_changed(advocate)``: after an advocate's stage changed (or they were
+  erased) and the transaction committed. Referrals forgets the advocate's cached /r/ codes.
+"""
+
+from django.dispatch import Signal
+
+advocate_stage_changed = Signal()

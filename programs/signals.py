@@ -1,0 +1,11 @@
+"""Signals of the programs app (see advocacy/signals.py for the rule: receivers refresh
+caches only).
+
+- ``program_changed(program, changed)``: after a program's fields changed and the
+  transaction committed. Referrals forgets the program's cached /r/ codes when its status
+  or landing URL changed.
+"""
+
+from django.dispatch import Signal
+
+program_changed = Signal()
