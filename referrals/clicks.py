@@ -31,11 +31,13 @@ costs speed, not clicks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from bisect import bisect_right
@@ -46,6 +48,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.signals import request_finished, setting_changed
 from django.db import connection, transaction
 
 from .redirect import Target
@@ -76,51 +79,90 @@ class ClickData:
 # ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Conf:
+    buffer_url: str
+    stream: str
+    group: str
+    claim_idle_ms: int
+    proxy_count: int
+    mac: object  # HMAC-SHA256 keyed with the salt, copied per IP
+
+
+_conf_cache: list[_Conf] = []
+
+
+def _conf() -> _Conf:
+    """The settings the hot path reads, read once (and again after a settings change)."""
+    if not _conf_cache:
+        url = getattr(settings, "CLICK_BUFFER_URL", None)
+        explicit = getattr(settings, "CLICK_IP_SALT", None)
+        salt = (explicit.encode() if explicit
+                else hmac.new(settings.SECRET_KEY.encode(), b"referrals.click-ip-salt", hashlib.sha256).digest())
+        _conf_cache.append(_Conf(
+            buffer_url=settings.REDIS_URL if url is None else url,
+            stream=getattr(settings, "CLICK_STREAM", "referrals:clicks"),
+            group=getattr(settings, "CLICK_GROUP", "click-writers"),
+            claim_idle_ms=getattr(settings, "CLICK_CLAIM_IDLE_MS", 60_000),
+            proxy_count=getattr(settings, "REFERRAL_PROXY_COUNT", 0),
+            mac=hmac.new(salt, digestmod=hashlib.sha256),
+        ))
+    return _conf_cache[0]
+
+
+def _settings_changed(**kwargs) -> None:
+    _conf_cache.clear()
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="referrals.clicks.settings_changed")
+
+
 def buffer_url() -> str:
-    """The Redis URL of the click stream; empty means no buffer (synchronous writes)."""
-    url = getattr(settings, "CLICK_BUFFER_URL", None)
-    return settings.REDIS_URL if url is None else url
+    """The Redis URL of the click stream (``CLICK_BUFFER_URL``, by default ``REDIS_URL``);
+    empty means no buffer (synchronous writes)."""
+    return _conf().buffer_url
 
 
 def stream_name() -> str:
-    return getattr(settings, "CLICK_STREAM", "referrals:clicks")
+    return _conf().stream
 
 
 def group_name() -> str:
-    return getattr(settings, "CLICK_GROUP", "click-writers")
+    return _conf().group
 
 
 def claim_idle_ms() -> int:
     """How long an entry stays unacknowledged before another consumer takes it over: longer
     than a batch ever takes to write."""
-    return getattr(settings, "CLICK_CLAIM_IDLE_MS", 60_000)
+    return _conf().claim_idle_ms
+
+
+@lru_cache(maxsize=4)
+def _pool(url: str):
+    import redis
+
+    return redis.ConnectionPool.from_url(url, socket_timeout=2, socket_connect_timeout=0.5)
 
 
 @lru_cache(maxsize=4)
 def _client(url: str):
     import redis
 
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=0.5)
-
-
-@lru_cache(maxsize=4)
-def _salt(explicit: str | None, secret_key: str) -> bytes:
-    if explicit:
-        return explicit.encode()
-    return hmac.new(secret_key.encode(), b"referrals.click-ip-salt", hashlib.sha256).digest()
+    return redis.Redis(connection_pool=_pool(url))
 
 
 def hash_ip(ip: str) -> str:
     """HMAC-SHA256 of the IP with the secret salt (``CLICK_IP_SALT``, or one derived from
     ``SECRET_KEY``): the same IP gives the same hash, and the hash does not give the IP."""
-    salt = _salt(getattr(settings, "CLICK_IP_SALT", None), settings.SECRET_KEY)
-    return hmac.new(salt, (ip or "").encode(), hashlib.sha256).hexdigest()
+    mac = _conf().mac.copy()
+    mac.update((ip or "").encode())
+    return mac.hexdigest()
 
 
 def client_ip(meta) -> str:
     """The visitor's IP: ``REMOTE_ADDR``, or with ``REFERRAL_PROXY_COUNT`` = n trusted
     proxies in front, the n-th address from the right of ``X-Forwarded-For``."""
-    proxies = getattr(settings, "REFERRAL_PROXY_COUNT", 0)
+    proxies = _conf().proxy_count
     if proxies:
         hops = [h.strip() for h in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
         if len(hops) >= proxies:
@@ -137,27 +179,107 @@ def _clean(text: str, limit: int) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def record_click(target: Target, *, ip: str, user_agent: str = "", referer: str = "", at: float | None = None) -> None:
-    """Buffer one click of ``target`` (one XADD), or write it now without a buffer."""
-    micros = int((time.time() if at is None else at) * 1_000_000)
-    click_id = uuid.uuid4()
-    ip_hash = hash_ip(ip)
-    user_agent = _clean(user_agent, USER_AGENT_MAX)
-    referer = _clean(referer, REFERER_MAX)
+def record_click(target: Target, *, ip: str, user_agent: str = "", referer: str = "", at: float | None = None,
+                 deferred: bool = False) -> None:
+    """Buffer one click of ``target`` (one XADD), or write it now without a buffer.
+
+    ``deferred`` (the view): Redis's reply is read when the request finishes
+    (``request_finished``, once the response is on its way) rather than now, so the worker
+    does not wait for the round trip in between; a refused append is then written to the
+    database as without a buffer. Either way the click is confirmed before the worker
+    takes its next request."""
+    click = (uuid.uuid4().hex, int((time.time() if at is None else at) * 1_000_000), target.code_id,
+             target.workspace_id, hash_ip(ip), _clean(user_agent, USER_AGENT_MAX), _clean(referer, REFERER_MAX),
+             target.attributed)
     url = buffer_url()
-    if url:
+    if url and _appender.send(url, click):
+        if not deferred:
+            settle_click()
+        return
+    write_clicks([_click_data(click)])
+
+
+def _click_data(click: tuple) -> ClickData:
+    click_id, micros, code_id, workspace_id, ip_hash, user_agent, referer, attributed = click
+    return ClickData(id=uuid.UUID(hex=click_id), at=datetime.fromtimestamp(micros / 1_000_000, tz=UTC), code_id=code_id,
+                     workspace_id=workspace_id, ip_hash=ip_hash, user_agent=user_agent, referer=referer,
+                     attributed=attributed)
+
+
+def _bulk(value) -> bytes:
+    data = value if isinstance(value, bytes) else str(value).encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+@lru_cache(maxsize=4)
+def _xadd_head(stream: str) -> bytes:
+    return b"*19\r\n" + _bulk("XADD") + _bulk(stream) + _bulk("*")
+
+
+_FIELDS = tuple(_bulk(name) for name in "itcwhura")
+
+
+def _xadd(stream: str, click: tuple) -> bytes:
+    """The XADD of one click in Redis's protocol (RESP), fields i t c w h u r a."""
+    values = (click[0], click[1], click[2], click[3], click[4], click[5], click[6], int(click[7]))
+    return _xadd_head(stream) + b"".join(name + _bulk(v) for name, v in zip(_FIELDS, values, strict=True))
+
+
+class _Appender(threading.local):
+    """This thread's connection to the stream and the click whose XADD awaits its reply."""
+
+    def __init__(self) -> None:
+        self.conn = None
+        self.key: tuple[str, int] | None = None
+        self.pending: tuple | None = None
+
+    def send(self, url: str, click: tuple) -> bool:
+        self.settle()
         try:
-            _client(url).xadd(stream_name(), {
-                "i": click_id.hex, "t": micros, "c": target.code_id, "w": target.workspace_id,
-                "h": ip_hash, "u": user_agent, "r": referer, "a": int(target.attributed),
-            })
-            return
+            if self.key != (url, os.getpid()):
+                self.conn = _pool(url).make_connection()  # a connection of this thread (and process) alone
+                self.key = (url, os.getpid())
+            self.conn.send_packed_command([_xadd(stream_name(), click)], check_health=False)
         except Exception:
             log.warning("click buffer unavailable: writing the click to the database now", exc_info=True)
-    click = ClickData(id=click_id, at=datetime.fromtimestamp(micros / 1_000_000, tz=UTC), code_id=target.code_id,
-                      workspace_id=target.workspace_id, ip_hash=ip_hash, user_agent=user_agent, referer=referer,
-                      attributed=target.attributed)
-    write_clicks([click])
+            self._drop()
+            return False
+        self.pending = click
+        return True
+
+    def settle(self) -> None:
+        """Read the reply to the last XADD; if it failed, write that click to the database
+        (a click Redis did take as well is written once: the drain skips its UUID)."""
+        click, self.pending = self.pending, None
+        if click is None:
+            return
+        try:
+            self.conn.read_response()
+        except Exception:
+            log.warning("click buffer refused a click: writing it to the database now", exc_info=True)
+            self._drop()
+            write_clicks([_click_data(click)])
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.disconnect()
+        self.conn, self.key = None, None
+
+
+_appender = _Appender()
+
+
+def settle_click(**kwargs) -> None:
+    """Confirm this thread's buffered click (connected to ``request_finished``)."""
+    if _appender.pending is not None:
+        try:
+            _appender.settle()
+        except Exception:  # the database is down as well: nowhere left to put the click
+            log.exception("a click could be neither buffered nor written")
+
+
+request_finished.connect(settle_click, dispatch_uid="referrals.clicks.settle_click")
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 
 from .clicks import client_ip, record_click
@@ -44,14 +44,15 @@ def referral_redirect(request, code: str):
         meta = request.META
         try:
             record_click(target, ip=client_ip(meta), user_agent=meta.get("HTTP_USER_AGENT", ""),
-                         referer=meta.get("HTTP_REFERER", ""))
+                         referer=meta.get("HTTP_REFERER", ""), deferred=True)
         except Exception:  # the visitor still gets where they were going
             log.exception("could not record a click on %s", target.code)
-    response = HttpResponseRedirect(target.location)
-    response["Cache-Control"] = "no-store"  # every follow must reach us to be counted
+    # The 302 built by hand: the location was checked (http/https) when the target was
+    # cached, and one pre-formatted Set-Cookie costs less than the cookie machinery.
+    response = HttpResponse(status=302, headers={"Location": target.location, "Cache-Control": "no-store"})
     if target.attributed:
-        response.set_cookie(
-            COOKIE_NAME, target.code, max_age=target.window_days * 86400, httponly=True, samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
+        response["Set-Cookie"] = (
+            f"{COOKIE_NAME}={target.code}; Max-Age={target.window_days * 86400}; Path=/; HttpOnly; SameSite=Lax"
+            + ("; Secure" if settings.SESSION_COOKIE_SECURE else "")
         )
     return response

@@ -3,8 +3,11 @@ ARCHITECTURE.md habit 8: hot public paths do almost nothing).
 
 ``resolve_code(code)`` returns a ``Target`` (where to send the visitor, whether the click
 is attributed, the cookie's lifetime, the ids a click row needs) or ``None`` for a code
-that answers 404. It is read from Django's cache (Redis in production and tests, the
-in-process cache in the demo) under the code, so a hit costs one cache read and no query.
+that answers 404. It is cached in two layers: this process's memory for a few seconds
+(``REFERRAL_LOCAL_CACHE_SECONDS``, 5 by default: a hot code then costs a dict lookup, no
+round trip at all), and Django's cache under the code (Redis in production and tests, the
+in-process cache in the demo) for ``REFERRAL_CODE_CACHE_SECONDS``. A hit in either runs
+no query.
 
 The rules, decided here once per code and cached with it:
 
@@ -21,16 +24,19 @@ The rules, decided here once per code and cached with it:
 - the cookie lasts the program's attribution window, or the workspace's when the program
   sets none (1 to 365 days).
 
-The cache lives ``REFERRAL_CODE_CACHE_SECONDS`` (60 s by default): a status change shows
-within that time even if nobody calls ``forget_code``. Code that changes a program's
-status or an advocate's stage calls ``forget_program_codes`` / ``forget_advocate_codes``
-(or ``forget_code`` for one code) after its commit so the change shows at once.
+The shared cache lives ``REFERRAL_CODE_CACHE_SECONDS`` (60 s by default): a status change
+shows within that time even if nobody calls ``forget_code``. Code that changes a program's
+status or landing URL, or an advocate's stage, calls ``forget_program_codes`` /
+``forget_advocate_codes`` (or ``forget_code`` for one code) after its commit: the shared
+entry is dropped at once, this process's copy too, and other processes' copies expire
+within ``REFERRAL_LOCAL_CACHE_SECONDS``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -45,6 +51,8 @@ log = logging.getLogger(__name__)
 CODE_PATTERN = re.compile("[0-9A-Z]{4,16}")
 CACHE_PREFIX = "referrals:code:"
 _MISSING = 0  # cached for an unknown code (a tuple is cached for a known one)
+LOCAL_MAX = 10_000
+_local: dict[str, tuple[float, Target | None]] = {}  # code -> (expires at, target): this process's layer
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +77,38 @@ def _cache_seconds() -> int:
     return getattr(settings, "REFERRAL_CODE_CACHE_SECONDS", 60)
 
 
+def _local_cache_seconds() -> float:
+    return getattr(settings, "REFERRAL_LOCAL_CACHE_SECONDS", 5)
+
+
 def _missing_cache_seconds() -> int:
     return getattr(settings, "REFERRAL_MISSING_CACHE_SECONDS", 30)
 
 
 def resolve_code(code: str) -> Target | None:
-    """The redirect target of ``code``, or None (404). One cache read on a hit; one query
-    and one cache write on a miss. A cache that is down is read through to the database."""
+    """The redirect target of ``code``, or None (404).
+
+    Two layers: this process's memory (``REFERRAL_LOCAL_CACHE_SECONDS``, 5 s by default,
+    at most ``LOCAL_MAX`` codes), then Django's cache. A hot code costs a dict lookup; a
+    code new to this process one cache read; a code new to the cache one query and one
+    cache write. A cache that is down is read through to the database."""
     code = normalize_code(code)
     if code is None:
         return None
+    now = time.monotonic()
+    local = _local.get(code)
+    if local is not None and local[0] > now:
+        return local[1]
+    target = _shared(code)
+    seconds = _local_cache_seconds()
+    if seconds > 0:
+        if len(_local) >= LOCAL_MAX:
+            _local.clear()
+        _local[code] = (now + seconds, target)
+    return target
+
+
+def _shared(code: str) -> Target | None:
     key = CACHE_PREFIX + code
     try:
         cached = cache.get(key)
@@ -99,16 +129,25 @@ def resolve_code(code: str) -> Target | None:
     return target
 
 
+def clear_local_cache() -> None:
+    """Forget every code this process remembers (tests; the shared cache is untouched)."""
+    _local.clear()
+
+
 def forget_code(code: str) -> None:
     """Drop ``code``'s cached target (after a change to its program or advocate)."""
     code = normalize_code(code)
     if code is not None:
+        _local.pop(code, None)
         cache.delete(CACHE_PREFIX + code)
 
 
 def forget_codes(codes: Iterable[str]) -> None:
     """Drop the cached targets of ``codes`` (in chunks of 1,000 keys)."""
-    keys = [CACHE_PREFIX + c for c in (normalize_code(code) for code in codes) if c]
+    codes = [c for c in (normalize_code(code) for code in codes) if c]
+    for code in codes:
+        _local.pop(code, None)
+    keys = [CACHE_PREFIX + c for c in codes]
     for start in range(0, len(keys), 1000):
         cache.delete_many(keys[start:start + 1000])
 

@@ -5,6 +5,7 @@ else (PRODUCT.md "Referrals"; referrals/redirect.py, referrals/public.py)."""
 from __future__ import annotations
 
 import secrets
+from http.cookies import SimpleCookie
 
 import pytest
 from django.core.cache import cache
@@ -14,6 +15,7 @@ from advocacy.models import Stage
 from referrals.models import CODE_ALPHABET, ReferralCode, ReferralSettings
 from referrals.redirect import (
     CACHE_PREFIX,
+    clear_local_cache,
     forget_advocate_codes,
     forget_code,
     forget_program_codes,
@@ -36,6 +38,13 @@ def make_code(workspace, *, advocate=None, landing_url="https://landing.example/
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_cache():
+    clear_local_cache()
+    yield
+    clear_local_cache()
+
+
 @pytest.fixture
 def code(tenant_a) -> ReferralCode:
     return make_code(tenant_a.workspace, advocate=tenant_a.advocate)
@@ -43,6 +52,17 @@ def code(tenant_a) -> ReferralCode:
 
 def follow(client, code: str, **extra):
     return client.get(f"/r/{code}", **extra)
+
+
+def cookies(response) -> SimpleCookie:
+    """The cookies the response sets, as a browser reads its Set-Cookie headers."""
+    jar = SimpleCookie()
+    for header, value in response.items():
+        if header.lower() == "set-cookie":
+            jar.load(value)
+    for morsel in response.cookies.values():
+        jar.load(morsel.output(header=""))
+    return jar
 
 
 # --- the redirect ------------------------------------------------------------------------
@@ -53,10 +73,10 @@ def test_a_link_redirects_to_the_landing_url_with_ref_and_sets_the_cookie_for_th
 
     assert response.status_code == 302
     assert response["Location"] == f"https://landing.example/try?ref={code.code}"
-    cookie = response.cookies["ref"]
+    cookie = cookies(response)["ref"]
     assert cookie.value == code.code
-    assert cookie["max-age"] == 90 * DAY
-    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
+    assert cookie["max-age"] == str(90 * DAY)
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/" and not cookie["secure"]
     assert response["Cache-Control"] == "no-store"
 
 
@@ -91,9 +111,9 @@ def test_the_cookie_lasts_the_programs_attribution_window_or_else_the_workspaces
     ReferralSettings.objects.with_scopes_disabled().create(workspace=tenant_a.workspace, program=inherited.program)
     unset = make_code(tenant_a.workspace)
 
-    assert follow(client, own.code).cookies["ref"]["max-age"] == 30 * DAY
-    assert follow(client, inherited.code).cookies["ref"]["max-age"] == 60 * DAY
-    assert follow(client, unset.code).cookies["ref"]["max-age"] == 60 * DAY
+    assert cookies(follow(client, own.code))["ref"]["max-age"] == str(30 * DAY)
+    assert cookies(follow(client, inherited.code))["ref"]["max-age"] == str(60 * DAY)
+    assert cookies(follow(client, unset.code))["ref"]["max-age"] == str(60 * DAY)
 
 
 def test_a_code_typed_in_lower_case_works(client, code):
@@ -101,7 +121,7 @@ def test_a_code_typed_in_lower_case_works(client, code):
 
     assert response.status_code == 302
     assert response["Location"].endswith(f"?ref={code.code}")
-    assert response.cookies["ref"].value == code.code
+    assert cookies(response)["ref"].value == code.code
 
 
 def test_the_trailing_slash_variant_redirects_too(client, code):
@@ -115,7 +135,7 @@ def test_a_cache_hit_runs_no_query(client, code, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = follow(client, code.code)
 
-    assert response.status_code == 302 and response.cookies["ref"].value == code.code
+    assert response.status_code == 302 and cookies(response)["ref"].value == code.code
 
 
 def test_a_signed_in_visitor_costs_no_query_either(client, tenant_a, code, django_assert_num_queries):
@@ -144,7 +164,7 @@ def test_a_program_that_is_not_active_redirects_without_ref_or_cookie(client, te
 
     assert response.status_code == 302
     assert response["Location"] == "https://landing.example/try?utm_source=x"
-    assert "ref" not in response.cookies
+    assert "ref" not in cookies(response)
 
 
 @pytest.mark.parametrize("stage", [Stage.OPTED_OUT, Stage.ALUMNI, Stage.CANDIDATE, Stage.INVITED])
@@ -155,7 +175,7 @@ def test_a_departed_advocate_redirects_without_ref_or_cookie(client, tenant_a, s
 
     assert response.status_code == 302
     assert response["Location"] == "https://landing.example/try"
-    assert "ref" not in response.cookies
+    assert "ref" not in cookies(response)
 
 
 def test_an_erased_advocate_redirects_without_ref(client, tenant_a):
@@ -163,7 +183,7 @@ def test_an_erased_advocate_redirects_without_ref(client, tenant_a):
 
     response = follow(client, code.code)
 
-    assert response["Location"] == "https://landing.example/try" and "ref" not in response.cookies
+    assert response["Location"] == "https://landing.example/try" and "ref" not in cookies(response)
 
 
 def test_a_paused_advocate_still_refers(client, tenant_a):
@@ -172,7 +192,7 @@ def test_a_paused_advocate_still_refers(client, tenant_a):
 
     response = follow(client, code.code)
 
-    assert response["Location"].endswith(f"?ref={code.code}") and response.cookies["ref"].value == code.code
+    assert response["Location"].endswith(f"?ref={code.code}") and cookies(response)["ref"].value == code.code
 
 
 # --- the cache and its invalidation ----------------------------------------------------------
@@ -208,6 +228,31 @@ def test_forget_program_codes_and_forget_advocate_codes_drop_every_code_they_nam
     assert cache.get(CACHE_PREFIX + other.code) is not None
 
 
+def test_a_hot_code_is_answered_from_the_process_without_a_cache_read(client, code, monkeypatch):
+    follow(client, code.code)
+
+    def no_round_trip(*args, **kwargs):
+        raise AssertionError("the shared cache was read")
+
+    monkeypatch.setattr(cache, "get", no_round_trip)
+
+    assert follow(client, code.code)["Location"].endswith(f"?ref={code.code}")
+
+
+def test_without_the_process_layer_a_hit_is_one_cache_read_and_no_query(client, code, settings, monkeypatch,
+                                                                         django_assert_num_queries):
+    settings.REFERRAL_LOCAL_CACHE_SECONDS = 0
+    follow(client, code.code)
+    reads = []
+    real = cache.get
+    monkeypatch.setattr(cache, "get", lambda *a, **k: reads.append(a) or real(*a, **k))
+
+    with django_assert_num_queries(0):
+        assert follow(client, code.code).status_code == 302
+
+    assert len(reads) == 1
+
+
 def test_an_unknown_code_is_cached_too(client, tenant_a, django_assert_num_queries):
     follow(client, "ZZZZZZZZZZ")
 
@@ -236,7 +281,7 @@ def test_an_unknown_code_answers_a_friendly_404_page(client, tenant_a):
     assert response.status_code == 404
     assert "public/referral_not_found.html" in [t.name for t in response.templates]
     assert "This link doesn't lead anywhere" in response.content.decode()
-    assert "ref" not in response.cookies
+    assert "ref" not in cookies(response)
 
 
 def test_a_program_without_a_landing_url_answers_404(client, tenant_a):
@@ -288,9 +333,15 @@ def test_garbage_codes_answer_404_never_500(client, tenant_a, garbage, django_as
 
     assert response.status_code == 404, response.status_code
     assert slashed.status_code == 404, slashed.status_code
-    assert "ref" not in response.cookies and "Set-Cookie: x" not in str(response.headers)
+    assert "ref" not in cookies(response) and "Set-Cookie: x" not in str(response.headers)
 
 
 def test_garbage_given_to_resolve_code_directly_is_none(tenant_a):
     for garbage in ["", "Z" * 100, "ÄÖÜÄÖÜÄÖÜ", "' OR 1=1 --", "\x00ZZZZZZZ", None, 12345678]:
         assert resolve_code(garbage) is None
+
+
+def test_the_cookie_is_secure_when_the_sites_cookies_are(client, code, settings):
+    settings.SESSION_COOKIE_SECURE = True
+
+    assert cookies(follow(client, code.code))["ref"]["secure"]
