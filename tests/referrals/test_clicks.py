@@ -457,3 +457,17 @@ def test_a_departed_advocates_click_is_kept_as_not_attributed(client, tenant_a, 
     drain()
 
     assert [c.attributed for c in rows()] == [False]
+
+
+def test_an_append_redis_refuses_is_written_when_the_request_finishes(client, code, settings, redis):
+    """The view reads the XADD's reply after the response (request_finished); an error
+    reply (here: the stream's key holds a string) sends the click to the database."""
+    settings.CLICK_STREAM = "referrals:not-a-stream"
+    redis.set("referrals:not-a-stream", "x")
+    try:
+        visit(client, code)
+    finally:
+        redis.delete("referrals:not-a-stream")
+
+    [click] = rows()
+    assert click.ip_hash == hash_ip(IP) and click.at == T0
