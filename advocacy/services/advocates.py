@@ -159,13 +159,13 @@ def _plain(value):
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-@transaction.atomic
 def _stage_changed(advocate: Advocate) -> None:
     from ..signals import advocate_stage_changed
 
     transaction.on_commit(lambda: advocate_stage_changed.send(sender=Advocate, advocate=advocate))
 
 
+@transaction.atomic
 def change_stage(*, advocate: Advocate, stage: str, actor, reason: str = "") -> Advocate:
     """Move an advocate to ``stage`` if the lifecycle allows it; otherwise InvalidTransition."""
     if stage not in Stage.values:

@@ -18,7 +18,11 @@
     if (!button) return;
     var source = document.querySelector(button.getAttribute("data-copy"));
     var text = source.textContent.trim();
-    var say = function (label) { button.textContent = label; button.setAttribute("aria-label", label); };
+    var say = function (label) {  // the visible text changes; a live region tells screen readers
+      button.textContent = label;
+      var status = document.getElementById("copy-status");
+      if (status) status.textContent = label;
+    };
     var selectIt = function () {  // no clipboard (plain HTTP): select the text for Ctrl-C
       var range = document.createRange();
       range.selectNodeContents(source);
