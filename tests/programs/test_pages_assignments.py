@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from html import unescape
 
 import pytest
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 
 from advocacy.scoping import scopes_disabled, workspace_scope
 from programs.models import Assignment, AssignmentState, Outcome
 from programs.services import approve_assignment, record_outcome
 from tests.factories import AdvocateFactory, AskFactory, AssignmentFactory, ProgramFactory
+from tests.programs.pages import post_forms, reload, text, url
 
 pytestmark = pytest.mark.django_db
 S = AssignmentState
@@ -27,25 +26,6 @@ S = AssignmentState
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def url(name, tenant, *args):
-    return reverse(name, args=[tenant.workspace.slug, *args])
-
-
-def text(response) -> str:
-    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def post_forms(response) -> list[str]:
-    forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>", response.content.decode())
-    return [f for f in forms if "/accounts/logout/" not in f]
-
-
-def reload(obj):
-    with scopes_disabled():
-        return type(obj).objects.get(pk=obj.pk)
 
 
 def submitted(tenant, *, points=80, advocate=None, at=None, **fields):

@@ -11,7 +11,6 @@ from html import unescape
 
 import pytest
 import time_machine
-from django.urls import reverse
 from django.utils import timezone
 
 from advocacy.budget import record_hold
@@ -21,28 +20,10 @@ from advocacy.services.tasks import open_task
 from programs.invitations import invite_advocate
 from programs.models import AssignmentState, Invitation
 from tests.factories import AdvocateFactory, AskFactory, AssignmentFactory, ProgramFactory
+from tests.programs.pages import post_forms, reload, text, url
 
 pytestmark = pytest.mark.django_db
 S = AssignmentState
-
-
-def url(name, tenant, *args):
-    return reverse(name, args=[tenant.workspace.slug, *args])
-
-
-def text(response) -> str:
-    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def post_forms(response) -> list[str]:
-    forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>", response.content.decode())
-    return [f for f in forms if "/accounts/logout/" not in f]
-
-
-def reload(obj):
-    with scopes_disabled():
-        return type(obj).objects.get(pk=obj.pk)
 
 
 def message(**overrides) -> dict:

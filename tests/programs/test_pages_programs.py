@@ -23,26 +23,10 @@ from advocacy.scoping import scopes_disabled, workspace_scope
 from programs.models import Ask, AskStatus, Assignment, AssignmentState, Outcome, Program
 from programs.services import record_outcome
 from tests.factories import AdvocateFactory, AskFactory, AssignmentFactory, ProgramFactory
+from tests.programs.pages import post_forms, reload, text, url
 
 pytestmark = pytest.mark.django_db
 S = AssignmentState
-
-
-def url(name, tenant, *args):
-    return reverse(name, args=[tenant.workspace.slug, *args])
-
-
-def text(response) -> str:
-    """The page's visible text, tags dropped and spaces collapsed."""
-    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def post_forms(response) -> list[str]:
-    """The POST forms of a page but the sign-out button every page has."""
-    html = response.content.decode()
-    forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>", html)
-    return [f for f in forms if "/accounts/logout/" not in f]
 
 
 def table_rows(response) -> list[list[str]]:
@@ -53,11 +37,6 @@ def table_rows(response) -> list[list[str]]:
         if cells:
             rows.append([" ".join(unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in cells])
     return rows
-
-
-def reload(obj):
-    with scopes_disabled():
-        return type(obj).objects.get(pk=obj.pk)
 
 
 def program_data(**overrides) -> dict:

@@ -4,42 +4,21 @@ and are shown no forms; another workspace's task is a 404; the list's queries ar
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 
 from advocacy.models import AuditLog, Task, TaskKind
 from advocacy.scoping import scopes_disabled, workspace_scope
 from advocacy.services.tasks import close_task, open_task
 from tests.factories import AdvocateFactory
+from tests.programs.pages import post_forms, reload, text, url
 
 pytestmark = pytest.mark.django_db
-
-
-def url(name, tenant, *args):
-    return reverse(name, args=[tenant.workspace.slug, *args])
-
-
-def text(response) -> str:
-    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def post_forms(response) -> list[str]:
-    forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>", response.content.decode())
-    return [f for f in forms if "/accounts/logout/" not in f]
-
-
-def reload(obj):
-    with scopes_disabled():
-        return type(obj).objects.get(pk=obj.pk)
 
 
 def task(tenant, title="Check in with Ada", kind=TaskKind.CHECK_IN, advocate=None, detail="3 offers in a row declined or expired"):
