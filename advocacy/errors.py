@@ -34,6 +34,14 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+def reject_nul(**texts: str | None) -> None:
+    """Free text never holds NUL characters (Postgres refuses them): a 400 naming the
+    fields, never a 500."""
+    bad = [field for field, value in texts.items() if "\x00" in (value or "")]
+    if bad:
+        raise ValidationFailed("Remove the NUL characters from the text.", fields={f: ["Contains NUL characters."] for f in bad})
+
+
 class PermissionDenied(DomainError):
     status = 403
     code = "permission_denied"

@@ -17,7 +17,7 @@ from django.urls import path
 from .errors import DomainError
 from .models import Task, TaskKind
 from .services import tasks as task_services
-from .web import ManagerView
+from .web import ManagerView, search_term
 
 PAGE_SIZE = 50
 STATUS_FILTERS = [("open", "Open"), ("done", "Done"), ("dismissed", "Dismissed"), ("all", "All")]
@@ -41,7 +41,7 @@ class TaskListView(ManagerView):
             rows = rows.filter(status=status)
         if kind:
             rows = rows.filter(kind=kind)
-        q = " ".join((request.GET.get("q") or "").replace("\x00", "").split())[:200]
+        q = search_term(request.GET)
         if q:
             rows = rows.filter(Q(title__icontains=q) | Q(advocate__email__icontains=q) | Q(advocate__name__icontains=q))
         open_first = Case(When(status=Task.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField())

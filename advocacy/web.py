@@ -33,6 +33,11 @@ def _render_in_scope(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def search_term(data, limit: int = 200) -> str:
+    """The ``q`` of a query string or form, trimmed, without NUL characters (Postgres refuses them)."""
+    return " ".join((data.get("q") or "").replace("\x00", "").split())[:limit]
+
+
 class WorkspaceRequestMixin:
     """Shared by the manager and portal base views."""
 

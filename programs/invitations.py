@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from advocacy.audit import acting_user, log_action
-from advocacy.errors import Conflict, InvalidTransition, ValidationFailed
+from advocacy.errors import Conflict, InvalidTransition, ValidationFailed, reject_nul
 from advocacy.models import Advocate, Stage, Workspace, hash_token
 from advocacy.notifications import may_email
 from advocacy.services.advocates import change_stage
@@ -39,8 +39,7 @@ class SentInvitation:
 
 def clean_message(data: dict[str, Any], *, inviter_name: str) -> dict[str, str]:
     texts = {k: (data.get(k) or "").strip() for k in TEXT_FIELDS}
-    if any("\x00" in v for v in [*texts.values(), inviter_name or ""]):
-        raise ValidationFailed("Remove the NUL characters from the text.")
+    reject_nul(inviter_name=inviter_name, **texts)
     if not texts["note"]:
         raise ValidationFailed("Write a personal note: it is what makes people say yes.", fields={"note": ["Required."]})
     too_long = [k for k, v in texts.items() if len(v) > MAX_TEXT]

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from advocacy.audit import acting_user, log_action
 from advocacy.budget import record_hold
-from advocacy.errors import Conflict, InvalidTransition, ValidationFailed
+from advocacy.errors import Conflict, InvalidTransition, ValidationFailed, reject_nul
 from advocacy.models import (
     Advocate,
     AdvocateType,
@@ -75,11 +75,6 @@ def _user(actor):
     return acting_user(actor)
 
 
-def _no_nul(**texts: str) -> None:
-    """Free text never holds NUL characters (Postgres refuses them): a 400, not a 500."""
-    bad = [field for field, value in texts.items() if "\x00" in (value or "")]
-    if bad:
-        raise ValidationFailed("Remove the NUL characters from the text.", fields={f: ["Contains NUL characters."] for f in bad})
 
 
 # --- Programs ----------------------------------------------------------------------------
@@ -118,7 +113,7 @@ def clean_steps(value) -> list[str]:
 
 def _clean_program(data: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in data.items() if k in PROGRAM_FIELDS}
-    _no_nul(**{k: data[k] for k in ("name", "description", "landing_url") if isinstance(data.get(k), str)})
+    reject_nul(**{k: data[k] for k in ("name", "description", "landing_url") if isinstance(data.get(k), str)})
     if "name" in data:
         data["name"] = " ".join((data["name"] or "").split())
         if not data["name"]:
@@ -196,7 +191,7 @@ _CHOICE_LISTS = {
 
 def _clean_ask(workspace: Workspace, data: dict[str, Any], current: Ask | None = None) -> dict[str, Any]:
     data = {k: v for k, v in data.items() if k in ASK_FIELDS}
-    _no_nul(**{k: data[k] for k in ("title", "instructions", "min_tier", "prospect_industry", "prospect_company_size",
+    reject_nul(**{k: data[k] for k in ("title", "instructions", "min_tier", "prospect_industry", "prospect_company_size",
                                     "prospect_use_case") if isinstance(data.get(k), str)})
     merged = {f: getattr(current, f) for f in ASK_FIELDS if current is not None and f != "program"} | data
     if "title" in data:
@@ -293,7 +288,7 @@ def close_ask(*, ask: Ask, actor, reason: str = "Closed by a manager") -> int:
     """Close an ask: no more offers; offers not yet answered and accepted work not yet
     submitted are withdrawn (submitted proof still gets its decision). Returns how many
     assignments were withdrawn. Closing a closed ask changes nothing."""
-    _no_nul(reason=reason)
+    reject_nul(reason=reason)
     now = timezone.now()
     if not Ask.objects.filter(pk=ask.pk, workspace_id=ask.workspace_id).exclude(status=AskStatus.CLOSED).update(
         status=AskStatus.CLOSED, closed_at=now, closed_reason=reason[:200],
@@ -494,7 +489,7 @@ def accept_assignment(*, assignment: Assignment, actor, advocate: Advocate | Non
 def decline_assignment(*, assignment: Assignment, actor, reason: str = "", advocate: Advocate | None = None) -> Assignment:
     """The advocate says no (an optional reason). A lapsed offer is expired, not declined."""
     _owned(assignment, advocate)
-    _no_nul(reason=reason)
+    reject_nul(reason=reason)
     reason = " ".join((reason or "").split())
     if len(reason) > 300:
         raise ValidationFailed("The reason is at most 300 characters.", fields={"reason": ["Too long."]})
@@ -528,7 +523,7 @@ def submit_proof(
     """The advocate hands in proof: a link, a text, or a file (PROOF_TYPES, at most 10 MB).
     An ask that needs no approval is approved (and its points credited) at once."""
     _owned(assignment, advocate)
-    _no_nul(proof_url=url, proof_text=text)
+    reject_nul(proof_url=url, proof_text=text)
     url, text = (url or "").strip(), (text or "").strip()
     if not (url or text or upload):
         raise ValidationFailed("Add a link, a few words or a file to show what you did.", fields={"proof": ["Required."]})
@@ -586,7 +581,7 @@ def approve_assignment(*, assignment: Assignment, actor) -> Assignment:
 @transaction.atomic
 def reject_assignment(*, assignment: Assignment, actor, reason: str) -> Assignment:
     """Refuse the proof, with a reason the advocate reads."""
-    _no_nul(reason=reason)
+    reject_nul(reason=reason)
     reason = " ".join((reason or "").split())
     if not reason:
         raise ValidationFailed("Give a reason: the advocate sees it.", fields={"reason": ["Required."]})
@@ -603,7 +598,7 @@ def reject_assignment(*, assignment: Assignment, actor, reason: str) -> Assignme
 
 @transaction.atomic
 def withdraw_assignment(*, assignment: Assignment, actor, reason: str = "Withdrawn by a manager") -> Assignment:
-    _no_nul(reason=reason)
+    reject_nul(reason=reason)
     fresh = _claim(assignment, S.WITHDRAWN, decided_at=timezone.now(), decided_by=_user(actor), reason=reason[:300])
     log_action(workspace=fresh.advocate.workspace, actor=actor, action="assignment.withdrawn", advocate=fresh.advocate,
                message=f"Withdrew “{fresh.ask.title}”: {reason}", data={"assignment": fresh.pk})
@@ -666,7 +661,7 @@ def _clean_outcome(data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed("Choose what it achieved: a deal, a published review or reach.", fields={"kind": ["Required."]})
     for key in ("deal_name", "url", "note"):
         data[key] = (data.get(key) or "").strip()
-    _no_nul(deal_name=data["deal_name"], url=data["url"], note=data["note"])
+    reject_nul(deal_name=data["deal_name"], url=data["url"], note=data["note"])
     if kind == OutcomeKind.DEAL:
         if not data["deal_name"]:
             raise ValidationFailed("Name the deal.", fields={"deal_name": ["Required for a deal."]})

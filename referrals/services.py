@@ -45,7 +45,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from advocacy.audit import log_action
-from advocacy.errors import Conflict, InvalidTransition, ValidationFailed
+from advocacy.errors import Conflict, InvalidTransition, ValidationFailed, reject_nul
 from advocacy.models import Advocate, Stage, TaskKind, Workspace
 from advocacy.services.advocates import normalize_email
 from advocacy.services.tasks import open_task
@@ -107,8 +107,7 @@ def canonical_email(email: str) -> str:
 
 def _text(value, field: str, *, max_length: int, required: bool = False) -> str:
     value = "" if value is None else str(value)
-    if "\x00" in value:
-        raise ValidationFailed("NUL characters are not allowed in text.", fields={field: ["Contains a NUL character."]})
+    reject_nul(**{field: value})
     value = value.strip()
     if len(value) > max_length:
         raise ValidationFailed(f"{field.replace('_', ' ').capitalize()} is at most {max_length} characters.",

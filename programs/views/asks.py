@@ -17,12 +17,13 @@ from django.template.response import TemplateResponse
 from advocacy.errors import DomainError
 from advocacy.exports import inert, streaming_csv
 from advocacy.models import Advocate, ContactHold, Role, Stage
+from advocacy.web import search_term
 from rewards.services import tier_ladder
 
 from .. import services, states
 from ..forms import AskForm, ReasonForm
 from ..models import DEFAULT_POINTS, Ask, AskKind, AskStatus, Assignment, AssignmentState, Program
-from .base import PAGE_SIZE, ProgramsView, form_error, search_term, status_of
+from .base import PAGE_SIZE, ProgramsView, form_error, status_of
 from .reads import ask_rows
 
 S = AssignmentState

@@ -46,9 +46,6 @@ def form_error(form: forms.Form, exc: DomainError) -> int:
     return 409 if exc.status == 409 else 400
 
 
-def search_term(data, limit: int = 200) -> str:
-    """The ``q`` of a query string or form, trimmed, without NUL characters (Postgres refuses them)."""
-    return " ".join((data.get("q") or "").replace("\x00", "").split())[:limit]
 
 
 def status_of(exc: DomainError) -> int:

@@ -20,11 +20,12 @@ from django.utils import timezone
 from advocacy.errors import DomainError
 from advocacy.models import Advocate, Role, Stage
 from advocacy.queries import AdvocateFilter
+from advocacy.web import search_term
 
 from .. import invitations, services
 from ..forms import InviteForm
 from ..models import Ask, AskStatus, Invitation, Program
-from .base import PAGE_SIZE, ProgramsView, form_error, search_term, status_of
+from .base import PAGE_SIZE, ProgramsView, form_error, status_of
 
 
 def inviter_name(user) -> str:

@@ -15,11 +15,12 @@ from django.template.response import TemplateResponse
 from advocacy.errors import DomainError
 from advocacy.exports import inert, streaming_csv
 from advocacy.models import Role
+from advocacy.web import search_term
 
 from .. import services
 from ..forms import ProgramForm
 from ..models import Ask, Outcome, Program, ProgramStatus
-from .base import PAGE_SIZE, ProgramsView, form_error, search_term
+from .base import PAGE_SIZE, ProgramsView, form_error
 from .reads import ask_rows, program_list, program_results
 
 STATUS_FILTERS = [("current", "Active and draft"), *ProgramStatus.choices, ("all", "All")]
