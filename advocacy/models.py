@@ -573,6 +573,7 @@ class HoldReason(models.TextChoices):
     REFERENCE_OVERUSE = "reference_overuse", "Too many reference calls"
     SUPPRESSED = "suppressed", "No asks for now (e.g. recent detractor)"
     SURVEY_THROTTLE = "survey_throttle", "Surveyed recently"
+    NO_CHANNEL = "no_channel", "No channel they accept"
 
 
 class ContactHold(models.Model):

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "programs",
     "referrals",
     "nps",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -279,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
     "expire-assignments": {"task": "programs.tasks.expire_assignments", "schedule": crontab(minute=7), "options": {"queue": "jobs"}},
     "send-reminders": {"task": "programs.tasks.send_reminders", "schedule": crontab(minute=9), "options": {"queue": "jobs"}},
     "drain-clicks": {"task": "referrals.tasks.drain_clicks", "schedule": 10.0, "options": {"queue": "clicks", "expires": 10}},
+    "send-surveys": {"task": "nps.tasks.send_surveys", "schedule": crontab(minute=13), "options": {"queue": "jobs"}},
+    # Rollups: today every hour, yesterday again at night (late events), scores nightly.
+    "rollup-today": {"task": "insights.tasks.rollup_today", "schedule": crontab(minute=25), "options": {"queue": "jobs"}},
+    "rollup-yesterday": {"task": "insights.tasks.rollup_yesterday", "schedule": crontab(minute=40, hour=1), "options": {"queue": "jobs"}},
+    "recompute-scores": {"task": "insights.tasks.recompute_scores", "schedule": crontab(minute=30, hour=2), "options": {"queue": "jobs"}},
 }
 
 IDEMPOTENCY_KEY_TTL_HOURS = 24

@@ -6,6 +6,8 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from insights import urls as insights_urls
+from nps import urls as nps_urls
 from programs import urls as programs_urls
 from referrals import urls as referrals_urls
 from referrals.leads import lead as referral_lead
@@ -63,11 +65,15 @@ urlpatterns = [
     path("w/<slug:slug>/", include(programs_urls.manager)),
     path("w/<slug:slug>/rewards/", include(rewards_urls.manager)),
     path("w/<slug:slug>/referrals/", include(referrals_urls.manager)),
+    path("w/<slug:slug>/nps/", include(nps_urls.manager)),
+    path("w/<slug:slug>/insights/", include(insights_urls.manager)),
     path("portal/<slug:slug>/", include(member_portal)),
     path("portal/<slug:slug>/", include(programs_urls.portal)),
     path("portal/<slug:slug>/rewards/", include(rewards_urls.portal)),
     path("portal/<slug:slug>/referrals/", include(referrals_urls.portal)),
+    path("portal/<slug:slug>/nps/", include(nps_urls.portal)),
     path("", include(programs_urls.public)),
+    path("", include(nps_urls.public)),
     path("api/v1/", include("advocacy.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

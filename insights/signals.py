@@ -1,0 +1,1 @@
+"""Receivers that keep advocacy scores current after the events that change them."""
