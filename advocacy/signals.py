@@ -4,8 +4,11 @@ caches; no business rule lives in a receiver.
 
 - ``advocate_stage_changed(advocate)``: after an advocate's stage changed (or they were
   erased) and the transaction committed. Referrals forgets the advocate's cached /r/ codes.
+- ``events_recorded(workspace, advocate_ids)``: after a batch of activity events was stored
+  and the transaction committed. Insights refreshes those people's scores (one task).
 """
 
 from django.dispatch import Signal
 
 advocate_stage_changed = Signal()
+events_recorded = Signal()

@@ -573,8 +573,10 @@ def approve_assignment(*, assignment: Assignment, actor) -> Assignment:
                data={"assignment": fresh.pk, "points": ask.points})
     _close_if_filled(ask)
     from .notifications import send_assignment_email
+    from .signals import assignment_approved
 
     transaction.on_commit(lambda: send_assignment_email(assignment_id=fresh.pk))
+    transaction.on_commit(lambda: assignment_approved.send(sender=Assignment, assignment=fresh))
     return fresh
 
 

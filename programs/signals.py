@@ -4,8 +4,11 @@ caches only).
 - ``program_changed(program, changed)``: after a program's fields changed and the
   transaction committed. Referrals forgets the program's cached /r/ codes when its status
   or landing URL changed.
+- ``assignment_approved(assignment)``: after an assignment was approved and the transaction
+  committed. Insights refreshes the advocate's score.
 """
 
 from django.dispatch import Signal
 
 program_changed = Signal()
+assignment_approved = Signal()

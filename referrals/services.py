@@ -367,6 +367,9 @@ def record_conversion(
         existing.created = False
         return existing
     conversion.created = True
+    from .signals import conversion_recorded
+
+    transaction.on_commit(lambda: conversion_recorded.send(sender=Conversion, conversion=conversion))
     return conversion
 
 

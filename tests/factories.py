@@ -172,3 +172,84 @@ class AssignmentFactory(ScopedFactory):
     state = AssignmentState.OFFERED
     offered_at = factory.LazyFunction(timezone.now)
     offer_expires_at = factory.LazyAttribute(lambda o: o.offered_at + timedelta(days=7))
+
+
+from nps.models import Survey, SurveyResponse, SurveySend, category_of  # noqa: E402
+
+
+class SurveyFactory(ScopedFactory):
+    class Meta:
+        model = Survey
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Survey {n}")
+
+
+class SurveySendFactory(ScopedFactory):
+    """A send of round 1 now, by email."""
+
+    class Meta:
+        model = SurveySend
+
+    survey = factory.SubFactory(SurveyFactory)
+    workspace = factory.SelfAttribute("survey.workspace")
+    advocate = factory.SubFactory(AdvocateFactory, workspace=factory.SelfAttribute("..workspace"))
+    round = 1
+    channel = "email"
+    sent_at = factory.LazyFunction(timezone.now)
+
+
+class SurveyResponseFactory(ScopedFactory):
+    """An answer to a send (its category follows the score; type and stage are the person's)."""
+
+    class Meta:
+        model = SurveyResponse
+
+    send = factory.SubFactory(SurveySendFactory)
+    workspace = factory.SelfAttribute("send.workspace")
+    survey = factory.SelfAttribute("send.survey")
+    advocate = factory.SelfAttribute("send.advocate")
+    score = 9
+    category = factory.LazyAttribute(lambda o: category_of(o.score))
+    channel = "email"
+    advocate_type = factory.LazyAttribute(lambda o: o.advocate.type)
+    advocate_stage = factory.LazyAttribute(lambda o: o.advocate.stage)
+    answered_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyAttribute(lambda o: o.answered_at)
+
+
+# --- Insights (dashboard) ------------------------------------------------------------------
+
+from insights.models import AdvocateDay, CostCategory, DailyMetric, ProgramCost  # noqa: E402
+
+
+class DailyMetricFactory(ScopedFactory):
+    """A workspace row (``program`` empty) of today; pass ``program=`` for a program's row."""
+
+    class Meta:
+        model = DailyMetric
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    program = None
+    day = factory.LazyFunction(timezone.localdate)
+
+
+class AdvocateDayFactory(ScopedFactory):
+    class Meta:
+        model = AdvocateDay
+
+    advocate = factory.SubFactory(AdvocateFactory)
+    workspace = factory.SelfAttribute("advocate.workspace")
+    day = factory.LazyFunction(timezone.localdate)
+    actions = 1
+
+
+class ProgramCostFactory(ScopedFactory):
+    class Meta:
+        model = ProgramCost
+
+    program = factory.SubFactory(ProgramFactory)
+    workspace = factory.SelfAttribute("program.workspace")
+    category = CostCategory.SOFTWARE
+    amount = 100
+    incurred_on = factory.LazyFunction(timezone.localdate)

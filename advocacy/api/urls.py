@@ -2,6 +2,9 @@
 
 from rest_framework.routers import DefaultRouter
 
+from insights.api import MetricsViewSet, ProgramCostViewSet
+from nps.api import ResponseViewSet as NpsResponseViewSet
+from nps.api import SurveyViewSet as NpsSurveyViewSet
 from programs.api import (
     AskViewSet,
     AssignmentViewSet,
@@ -41,5 +44,9 @@ router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("tasks", TaskViewSet, basename="task")
 router.register("referrals", ReferralViewSet, basename="referral")
 router.register("conversions", ConversionViewSet, basename="conversion")
+router.register("nps/surveys", NpsSurveyViewSet, basename="nps-survey")
+router.register("nps/responses", NpsResponseViewSet, basename="nps-response")
+router.register("metrics", MetricsViewSet, basename="metrics")
+router.register("program-costs", ProgramCostViewSet, basename="program-cost")
 
 urlpatterns = router.urls

@@ -159,6 +159,10 @@ def record_events(*, workspace: Workspace, payload: Any) -> list[ActivityEvent]:
 
     created = ActivityEvent.objects.bulk_create(events, batch_size=1000)
     _touch_last_activity(workspace, events)
+    from ..signals import events_recorded
+
+    people = sorted({e.advocate_id for e in events})
+    transaction.on_commit(lambda: events_recorded.send(sender=ActivityEvent, workspace=workspace, advocate_ids=people))
     return created
 
 

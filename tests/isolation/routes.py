@@ -132,6 +132,19 @@ def _portal_assignment(tenant) -> int:
     return AssignmentFactory(ask=ask, advocate=tenant.advocate).pk
 
 
+def _portal_survey_send(tenant) -> int:
+    """A survey send to the tenant's signed-in advocate (the portal shows only their own)."""
+    from tests.factories import SurveyFactory, SurveySendFactory
+
+    return SurveySendFactory(survey=SurveyFactory(workspace=tenant.workspace), advocate=tenant.advocate, channel="portal").pk
+
+
+def _survey_token(tenant) -> str:
+    from nps.tokens import make_token
+
+    return make_token(_portal_survey_send(tenant))
+
+
 def _advocate_invitation_token(tenant) -> str:
     from programs.models import Invitation
 
@@ -257,6 +270,18 @@ def _referral_code_of(tenant):
     )
 
 
+def _survey(tenant) -> int:
+    from tests.factories import SurveyFactory
+
+    return SurveyFactory(workspace=tenant.workspace).pk
+
+
+def _survey_response(tenant) -> int:
+    from tests.factories import SurveyFactory, SurveyResponseFactory, SurveySendFactory
+
+    return SurveyResponseFactory(send=SurveySendFactory(survey=SurveyFactory(workspace=tenant.workspace))).pk
+
+
 def _api_conversion(tenant) -> int:
     from advocacy.scoping import workspace_scope
     from referrals.services import record_conversion
@@ -264,6 +289,18 @@ def _api_conversion(tenant) -> int:
     with workspace_scope(tenant.workspace):
         return record_conversion(workspace=tenant.workspace, external_id=f"isolation-{_api_referral(tenant)}",
                                  referee_email="buyer@prospect.example", value="10.00", currency="EUR").pk
+
+
+def _program_cost(tenant) -> int:
+    from tests.factories import ProgramCostFactory, ProgramFactory
+
+    return ProgramCostFactory(program=ProgramFactory(workspace=tenant.workspace)).pk
+
+
+def _daily_metric(tenant) -> int:
+    from tests.factories import DailyMetricFactory
+
+    return DailyMetricFactory(workspace=tenant.workspace).pk
 
 
 # The workspace slug is not built: each rule chooses whose workspace the URL names.
@@ -294,9 +331,15 @@ KWARGS: dict[str, Kwarg] = {
     # referrals (referrals/urls.py)
     "manager:referral_id": tenant_object(_referral),
     "referral_action:action": value("approve"),
+    # NPS (nps/urls.py)
+    "manager:survey_id": tenant_object(_survey),
+    "nps_survey_action:action": value("pause"),
+    # insights (insights/urls.py)
+    "manager:cost_id": tenant_object(_program_cost),
     # portal
     "portal_stage:action": value("pause"),
     "portal:assignment_id": tenant_object(_portal_assignment),
+    "portal:send_id": tenant_object(_portal_survey_send),
     # API (router format suffixes: /api/v1/advocates.json)
     "api:format": value("json"),
     # public pages
@@ -306,6 +349,8 @@ KWARGS: dict[str, Kwarg] = {
     "referral_lead:code": tenant_object(lambda t: _referral_code_of(t).code, missing="ZZZZZZZZZZ"),
     "referral_redirect:code": tenant_object(_referral_code, missing="ZZZZZZZZZZ"),
     "referral_redirect_slash:code": tenant_object(_referral_code, missing="ZZZZZZZZZZ"),
+    "nps_answer:token": tenant_object(_survey_token, missing="no-such-token"),
+    "nps_answer_slash:token": tenant_object(_survey_token, missing="no-such-token"),
     "outbox_message:message_id": Kwarg(build=_outbox_message, missing="00000000-0000-0000-0000-000000000000"),
     # allauth (third-party; its keys are signed or random)
     "accounts:key": value("no-such-key"),
@@ -333,6 +378,10 @@ API_OBJECTS: dict[str, Callable[[Any], int]] = {
     "task": _task,
     "referral": _api_referral,
     "conversion": _api_conversion,
+    "nps-survey": _survey,
+    "nps-response": _survey_response,
+    "program-cost": _program_cost,
+    "metrics": _daily_metric,  # a report, not rows: its isolation is in tests/insights/test_metrics_api.py
 }
 
 # Routes outside /w/, /portal/ and /api/v1/ that are not the admin's or allauth's, each
@@ -353,6 +402,8 @@ PUBLIC_ROUTES: dict[str, str] = {
     "outbox": "the demo's mailbox (only with the outbox mail backend)",
     "outbox_message": "one mail of the demo's mailbox",
     "healthz": "liveness probe",
+    "nps_answer": "an NPS survey link /s/<token>: the signed token names one send; GET records nothing",
+    "nps_answer_slash": "the same survey link with a trailing slash",
 }
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,425 @@
+"""Daily metric rollups (PRODUCT.md "Metrics, rollups and ROI"), computed in the database.
+
+``rollup_days(workspace=, start=, end=)`` recomputes every ``DailyMetric`` row (the
+workspace's total, ``program`` empty, and one row per program with something to show)
+and every ``AdvocateDay`` row of the days ``start`` to ``end`` whole: the days' rows are
+deleted, then each metric family is written by one ``INSERT … SELECT … GROUP BY … ON
+CONFLICT … DO UPDATE`` per level (workspace, program) over the whole range, its SELECT
+built with the ORM and compiled to SQL. So a rerun leaves identical metric columns, a
+late event is picked up, and a day whose rows were deleted ends at zeros (the workspace
+row) or no rows (programs, people). Ranges are cut into chunks of ``CHUNK_DAYS``, one
+transaction each, serialised per workspace (a transaction-scoped advisory lock on
+Postgres; SQLite serialises writers anyway).
+
+A day is a calendar day in the workspace's time zone (``advocacy.budget.workspace_zone``):
+an event at 23:30 local time counts on that local day, whatever UTC says. The source rows
+are selected by the UTC instants of the local midnights, so the (workspace, time)
+indexes serve every family.
+
+Definitions (each day D; "per program" means the row of the program the source row
+belongs to; the workspace row counts everything, program or not):
+
+People (workspace row only; ``AdvocateDay`` has no program)
+- ``AdvocateDay`` (advocate, D): ``actions`` = activity events + assignments accepted +
+  proofs submitted + assignments approved + referral leads made (referrals created by
+  their code, any state) + NPS answers + rewards redeemed (redemptions requested), each on
+  its own time; ``completions`` = their assignments approved on D; ``conversions`` =
+  attributed conversions of their referrals on D; ``points_earned`` = points earned on D
+  (as below). A row exists when any of these is above zero: earning points or a
+  conversion is activity too, but not an "action" of its own (an approval that credits
+  points is one action).
+- ``active_advocates``: distinct people with an ``AdvocateDay`` in the 90 days up to and
+  including D.
+- ``new_advocates``: people whose first ``AdvocateDay`` ever is D.
+
+Asks (assignments; per program)
+- ``offers``: offered on D (``offered_at``); ``accepts``: accepted on D (``accepted_at``,
+  whatever became of them later); ``completions``: approved on D (state approved,
+  ``decided_at``); ``declines`` and ``expiries``: state declined / expired, ``decided_at``
+  on D. Rejected and withdrawn assignments are not counted.
+- ``proof_by_kind``: the completions of D by ask kind, ``{"review": 3}`` (empty: ``{}``).
+
+Referrals (per program: the code's / the referral's program)
+- ``referral_clicks``: clicks on D, flagged clicks left out (as the referral funnel of
+  ``referrals/queries.py``); ``referral_leads``: referrals created on D, every state;
+- ``referral_conversions``: conversions that occurred on D attributed to a referral
+  (``attributed`` and a referral), any currency; ``referral_revenue``: the value of those
+  in the workspace's currency only (conversions in other currencies are counted in
+  ``referral_conversions`` but add no revenue: there is no exchange rate in the product).
+
+NPS (workspace row only: surveys belong to no program)
+- ``nps_promoters`` / ``nps_passives`` / ``nps_detractors``: answers by category whose
+  ``answered_at`` is D (an answer replaced later moves to the day of its latest answer);
+  ``surveys_sent``: survey sends on D (``sent_at``), every channel.
+
+Points (the ledger; per program by the entry's ``program_id``)
+- ``points_earned``: Σ amount of earned entries on D (``rewards.models.earned_entries``:
+  earn_* kinds and positive adjustments);
+- ``points_redeemed``: Σ -amount of ``redeem`` and ``donate`` entries on D (gross: a later
+  refund is a credit and shows in the balance, not as a negative redemption);
+- ``points_outstanding`` (workspace row only): the spendable balances at the end of D =
+  Σ amount of every ledger entry created before the next local midnight.
+
+Money (the workspace's currency; per program)
+- ``pipeline_influenced``: Σ amount of deal outcomes created on D (open, won or lost);
+- ``revenue_won``: Σ amount of deal outcomes with status won whose ``updated_at`` is D
+  (the day it was marked won, as far as the outcome records);
+- ``program_costs``: Σ amount of program costs incurred on D (``incurred_on``, a date).
+
+Activity events (workspace row only)
+- ``events``: activity events that occurred on D (``occurred_at``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from advocacy.budget import workspace_zone
+from advocacy.models import ActivityEvent, Workspace
+from advocacy.scoping import workspace_scope
+from nps.models import Category, SurveyResponse, SurveySend
+from programs.models import Assignment, AssignmentState, DealStatus, Outcome, OutcomeKind, Program
+from referrals.models import Click, Conversion, Referral
+from rewards.models import EntryKind, LedgerEntry, Redemption, earned_entries
+
+from .models import AdvocateDay, DailyMetric, ProgramCost
+
+ACTIVE_WINDOW_DAYS = 90
+CHUNK_DAYS = 31
+MAX_DAYS = 3 * 366
+
+METRIC_TABLE = DailyMetric._meta.db_table
+PEOPLE_TABLE = AdvocateDay._meta.db_table
+# Every metric column of DailyMetric, in one order (proof_by_kind is JSON, the rest numbers).
+METRIC_COLUMNS = [
+    "active_advocates", "new_advocates", "offers", "accepts", "completions", "declines", "expiries", "proof_by_kind",
+    "referral_clicks", "referral_leads", "referral_conversions", "referral_revenue", "nps_promoters", "nps_passives",
+    "nps_detractors", "surveys_sent", "points_earned", "points_redeemed", "points_outstanding", "pipeline_influenced",
+    "revenue_won", "program_costs", "events",
+]
+PEOPLE_COLUMNS = ["actions", "completions", "conversions", "points_earned"]
+_LOCK_CLASS = zlib.crc32(b"insights.rollups") & 0x7FFFFFFF
+
+
+def local_today(workspace: Workspace) -> date:
+    """Today in the workspace's time zone."""
+    return timezone.localtime(timezone.now(), workspace_zone(workspace)).date()
+
+
+def rollup_days(*, workspace: Workspace, start: date, end: date) -> int:
+    """Recompute the rollups of the days ``start`` to ``end`` (both included) whole, one
+    transaction per chunk of days. Returns the number of days computed."""
+    if end < start:
+        raise ValueError("The range ends before it starts.")
+    days = 0
+    chunk_start = start
+    while chunk_start <= end:
+        chunk_end = min(end, chunk_start + timedelta(days=CHUNK_DAYS - 1))
+        _rollup_chunk(workspace=workspace, start=chunk_start, end=chunk_end)
+        days += (chunk_end - chunk_start).days + 1
+        chunk_start = chunk_end + timedelta(days=1)
+    return days
+
+
+# ---------------------------------------------------------------------------------------
+# One chunk
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Range:
+    workspace: Workspace
+    start: date
+    end: date
+
+    @property
+    def zone(self):
+        return workspace_zone(self.workspace)
+
+    def midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=self.zone)
+
+    @property
+    def since(self) -> datetime:
+        return self.midnight(self.start)
+
+    @property
+    def until(self) -> datetime:
+        return self.midnight(self.end + timedelta(days=1))
+
+    def within(self, qs: QuerySet, field: str) -> QuerySet:
+        return qs.filter(workspace=self.workspace, **{f"{field}__gte": self.since, f"{field}__lt": self.until})
+
+    def day_of(self, field: str) -> TruncDate:
+        return TruncDate(field, tzinfo=self.zone)
+
+
+@transaction.atomic
+def _rollup_chunk(*, workspace: Workspace, start: date, end: date) -> None:
+    r = _Range(workspace, start, end)
+    with workspace_scope(workspace), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, workspace.pk])
+        ops = connection.ops
+        bounds = [workspace.pk, ops.adapt_datefield_value(start), ops.adapt_datefield_value(end)]
+        cursor.execute(f"DELETE FROM {METRIC_TABLE} WHERE workspace_id = %s AND day >= %s AND day <= %s", bounds)
+        cursor.execute(f"DELETE FROM {PEOPLE_TABLE} WHERE workspace_id = %s AND day >= %s AND day <= %s", bounds)
+        _write_people(cursor, r)
+        for family in _families(r):
+            for level in ("workspace", "program"):
+                if level == "program" and not family.per_program:
+                    continue
+                sql, params = _metric_upsert(r, family, level)
+                cursor.execute(sql, params)
+        for level in ("workspace", "program"):
+            sql, params = _proof_upsert(r, level)
+            cursor.execute(sql, params)
+        sql, params = _levels_upsert(r)
+        cursor.execute(sql, params)
+
+
+# ---------------------------------------------------------------------------------------
+# Facts: ORM querysets grouped by (key, day), compiled to SQL
+# ---------------------------------------------------------------------------------------
+
+
+def _fact(qs: QuerySet, *, day, key, measures: dict, columns: list[str]) -> tuple[str, list]:
+    """``SELECT r_key, r_day, <every column of the family> FROM (<qs grouped by key and
+    day>)``: measures the fact lacks are 0, so the facts of a family can be UNION ALL'ed."""
+    grouped = (qs.order_by().annotate(r_day=day, r_key=key).values("r_key", "r_day").annotate(**measures))
+    sql, params = grouped.query.sql_with_params()
+    select = ", ".join(f"q.{c}" if c in measures else f"0 AS {c}" for c in columns)
+    return f"SELECT q.r_key, q.r_day, {select} FROM ({sql}) q", list(params)
+
+
+def _union(facts: list[tuple[str, list]]) -> tuple[str, list]:
+    # Each member is a plain SELECT … FROM (subquery): SQLite refuses parenthesised members.
+    sql = " UNION ALL ".join(f for f, _ in facts)
+    params = [p for _, ps in facts for p in ps]
+    return sql, params
+
+
+@dataclass
+class _Family:
+    name: str
+    columns: list[str]  # DailyMetric columns this family writes
+    facts: list[tuple[str, list]]
+    per_program: bool = True
+
+
+def _families(r: _Range) -> list[_Family]:
+    ws = r.workspace
+    none = Value(None, output_field=BigIntegerField())
+    assign_cols = ["offers", "accepts", "completions", "declines", "expiries"]
+    assignments = Assignment.objects.all()
+    S = AssignmentState
+
+    def a_fact(field: str, measures: dict, qs=None):
+        return _fact(r.within(qs if qs is not None else assignments, field), day=r.day_of(field),
+                     key=F("program_id"), measures=measures, columns=assign_cols)
+
+    referral_cols = ["referral_clicks", "referral_leads", "referral_conversions", "referral_revenue"]
+    nps_cols = ["nps_promoters", "nps_passives", "nps_detractors", "surveys_sent"]
+    money_cols = ["pipeline_influenced", "revenue_won", "program_costs"]
+    deals = Outcome.objects.filter(kind=OutcomeKind.DEAL)
+    costs = ProgramCost.objects.filter(workspace=ws, incurred_on__gte=r.start, incurred_on__lte=r.end)
+    return [
+        _Family("events", ["events"], [
+            _fact(r.within(ActivityEvent.objects.all(), "occurred_at"), day=r.day_of("occurred_at"), key=none,
+                  measures={"events": Count("id")}, columns=["events"]),
+        ], per_program=False),
+        _Family("asks", assign_cols, [
+            a_fact("offered_at", {"offers": Count("id")}),
+            a_fact("accepted_at", {"accepts": Count("id")}),
+            a_fact("decided_at", {
+                "completions": Count("id", filter=Q(state=S.APPROVED)),
+                "declines": Count("id", filter=Q(state=S.DECLINED)),
+                "expiries": Count("id", filter=Q(state=S.EXPIRED)),
+            }, qs=assignments.filter(state__in=[S.APPROVED, S.DECLINED, S.EXPIRED])),
+        ]),
+        _Family("referrals", referral_cols, [
+            _fact(r.within(Click.objects.filter(flagged=False), "at"), day=r.day_of("at"), key=F("code__program_id"),
+                  measures={"referral_clicks": Count("id")}, columns=referral_cols),
+            _fact(r.within(Referral.objects.all(), "created_at"), day=r.day_of("created_at"), key=F("program_id"),
+                  measures={"referral_leads": Count("id")}, columns=referral_cols),
+            _fact(r.within(Conversion.objects.filter(attributed=True, referral__isnull=False), "occurred_at"),
+                  day=r.day_of("occurred_at"), key=F("referral__program_id"),
+                  measures={"referral_conversions": Count("id"),
+                            "referral_revenue": Sum("value", filter=Q(currency=ws.currency.upper()))},
+                  columns=referral_cols),
+        ]),
+        _Family("nps", nps_cols, [
+            _fact(r.within(SurveyResponse.objects.all(), "answered_at"), day=r.day_of("answered_at"), key=none,
+                  measures={"nps_promoters": Count("id", filter=Q(category=Category.PROMOTER)),
+                            "nps_passives": Count("id", filter=Q(category=Category.PASSIVE)),
+                            "nps_detractors": Count("id", filter=Q(category=Category.DETRACTOR))},
+                  columns=nps_cols),
+            _fact(r.within(SurveySend.objects.all(), "sent_at"), day=r.day_of("sent_at"), key=none,
+                  measures={"surveys_sent": Count("id")}, columns=nps_cols),
+        ], per_program=False),
+        _Family("points", ["points_earned", "points_redeemed"], [
+            _fact(r.within(LedgerEntry.objects.all(), "created_at"), day=r.day_of("created_at"), key=F("program_id"),
+                  measures={"points_earned": Sum("amount", filter=earned_entries()),
+                            "points_redeemed": Sum(-F("amount"), filter=Q(kind__in=[EntryKind.REDEEM, EntryKind.DONATE]))},
+                  columns=["points_earned", "points_redeemed"]),
+        ]),
+        _Family("money", money_cols, [
+            _fact(r.within(deals, "created_at"), day=r.day_of("created_at"), key=F("program_id"),
+                  measures={"pipeline_influenced": Sum("amount")}, columns=money_cols),
+            _fact(r.within(deals.filter(deal_status=DealStatus.WON), "updated_at"), day=r.day_of("updated_at"),
+                  key=F("program_id"), measures={"revenue_won": Sum("amount")}, columns=money_cols),
+            _fact(costs, day=F("incurred_on"), key=F("program_id"), measures={"program_costs": Sum("amount")},
+                  columns=money_cols),
+        ]),
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# Statements
+# ---------------------------------------------------------------------------------------
+
+
+def _empty_json() -> str:
+    return "'{}'::jsonb" if connection.vendor == "postgresql" else "'{}'"
+
+
+def _conflict(level: str) -> str:
+    if level == "workspace":
+        return "ON CONFLICT (workspace_id, day) WHERE program_id IS NULL"
+    return "ON CONFLICT (workspace_id, program_id, day) WHERE program_id IS NOT NULL"
+
+
+def _insert(select_values: dict[str, str]) -> str:
+    """The INSERT's column list and the SELECT's expressions: the given ones, zeros else."""
+    exprs = [select_values.get(c, _empty_json() if c == "proof_by_kind" else "0") for c in METRIC_COLUMNS]
+    return (f"INSERT INTO {METRIC_TABLE} (workspace_id, program_id, day, {', '.join(METRIC_COLUMNS)}, computed_at) "
+            f"SELECT %s, __PROGRAM__, __DAY__, {', '.join(exprs)}, %s")
+
+
+def _program_filter(level: str) -> str:
+    # Ledger entries carry a bare program id: only programs of this workspace get a row.
+    if level == "workspace":
+        return ""
+    return f" AND u.r_key IN (SELECT id FROM {Program._meta.db_table} WHERE workspace_id = %s)"
+
+
+def _metric_upsert(r: _Range, family: _Family, level: str) -> tuple[str, list]:
+    union_sql, union_params = _union(family.facts)
+    program = "NULL" if level == "workspace" else "u.r_key"
+    head = _insert({c: f"COALESCE(SUM(u.{c}), 0)" for c in family.columns}).replace("__PROGRAM__", program).replace("__DAY__", "u.r_day")
+    group = "u.r_day" if level == "workspace" else "u.r_key, u.r_day"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in family.columns)
+    sql = (f"{head} FROM ({union_sql}) u WHERE 1 = 1{_program_filter(level)} GROUP BY {group} "
+           f"{_conflict(level)} DO UPDATE SET {updates}, computed_at = excluded.computed_at")
+    params = [r.workspace.pk, _now()] + union_params + ([r.workspace.pk] if level == "program" else [])
+    return sql, params
+
+
+def _json_object_agg(key: str, value: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"jsonb_object_agg({key}, {value})"
+    return f"json_group_object({key}, {value})"
+
+
+def _proof_upsert(r: _Range, level: str) -> tuple[str, list]:
+    """proof_by_kind: approvals grouped by (program, day, ask kind), then folded into one
+    JSON object per row."""
+    approved = r.within(Assignment.objects.filter(state=AssignmentState.APPROVED), "decided_at")
+    grouped = (approved.order_by().annotate(r_day=r.day_of("decided_at"), r_key=F("program_id"), r_kind=F("ask__kind"))
+               .values("r_key", "r_day", "r_kind").annotate(n=Count("id")))
+    inner, params = grouped.query.sql_with_params()
+    if level == "workspace":
+        inner = f"SELECT NULL AS r_key, g.r_day, g.r_kind, SUM(g.n) AS n FROM ({inner}) g GROUP BY g.r_day, g.r_kind"
+    program = "NULL" if level == "workspace" else "u.r_key"
+    head = _insert({"proof_by_kind": _json_object_agg("u.r_kind", "u.n")}).replace("__PROGRAM__", program).replace("__DAY__", "u.r_day")
+    group = "u.r_day" if level == "workspace" else "u.r_key, u.r_day"
+    sql = (f"{head} FROM ({inner}) u WHERE 1 = 1 GROUP BY {group} "
+           f"{_conflict(level)} DO UPDATE SET proof_by_kind = excluded.proof_by_kind, computed_at = excluded.computed_at")
+    return sql, [r.workspace.pk, _now(), *params]
+
+
+def _people_facts(r: _Range) -> list[tuple[str, list]]:
+    S = AssignmentState
+    cols = PEOPLE_COLUMNS
+    one = {"actions": Count("id")}
+    facts = [
+        _fact(r.within(ActivityEvent.objects.all(), "occurred_at"), day=r.day_of("occurred_at"), key=F("advocate_id"),
+              measures=one, columns=cols),
+        _fact(r.within(Assignment.objects.all(), "accepted_at"), day=r.day_of("accepted_at"), key=F("advocate_id"),
+              measures=one, columns=cols),
+        _fact(r.within(Assignment.objects.all(), "submitted_at"), day=r.day_of("submitted_at"), key=F("advocate_id"),
+              measures=one, columns=cols),
+        _fact(r.within(Assignment.objects.filter(state=S.APPROVED), "decided_at"), day=r.day_of("decided_at"),
+              key=F("advocate_id"), measures={"actions": Count("id"), "completions": Count("id")}, columns=cols),
+        _fact(r.within(Referral.objects.all(), "created_at"), day=r.day_of("created_at"), key=F("advocate_id"),
+              measures=one, columns=cols),
+        _fact(r.within(SurveyResponse.objects.all(), "answered_at"), day=r.day_of("answered_at"), key=F("advocate_id"),
+              measures=one, columns=cols),
+        _fact(r.within(Redemption.objects.all(), "created_at"), day=r.day_of("created_at"), key=F("advocate_id"),
+              measures=one, columns=cols),
+        _fact(r.within(Conversion.objects.filter(attributed=True, referral__isnull=False), "occurred_at"),
+              day=r.day_of("occurred_at"), key=F("referral__advocate_id"), measures={"conversions": Count("id")},
+              columns=cols),
+        _fact(r.within(LedgerEntry.objects.filter(earned_entries()), "created_at"), day=r.day_of("created_at"),
+              key=F("advocate_id"), measures={"points_earned": Sum("amount")}, columns=cols),
+    ]
+    return facts
+
+
+def _write_people(cursor, r: _Range) -> None:
+    union_sql, params = _union(_people_facts(r))
+    sums = ", ".join(f"COALESCE(SUM(u.{c}), 0)" for c in PEOPLE_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in PEOPLE_COLUMNS)
+    cursor.execute(
+        f"INSERT INTO {PEOPLE_TABLE} (workspace_id, advocate_id, day, {', '.join(PEOPLE_COLUMNS)}) "
+        f"SELECT %s, u.r_key, u.r_day, {sums} FROM ({union_sql}) u WHERE 1 = 1 GROUP BY u.r_key, u.r_day "
+        f"ON CONFLICT (workspace_id, day, advocate_id) DO UPDATE SET {updates}",
+        [r.workspace.pk, *params],
+    )
+
+
+def _levels_upsert(r: _Range) -> tuple[str, list]:
+    """The workspace row of every day of the range (so even a quiet day has one): active
+    and new advocates from AdvocateDay, and the points outstanding at the day's end (the
+    ledger's total before the range, plus a running sum of the range's days)."""
+    ops = connection.ops
+    day_rows, day_params = [], []
+    d = r.start
+    while d <= r.end:
+        day_rows.append("SELECT %s AS day, %s AS window_start")
+        day_params += [ops.adapt_datefield_value(d), ops.adapt_datefield_value(d - timedelta(days=ACTIVE_WINDOW_DAYS - 1))]
+        d += timedelta(days=1)
+    days_sql = " UNION ALL ".join(day_rows)
+    before = (LedgerEntry.objects.filter(workspace=r.workspace, created_at__lt=r.since)
+              .aggregate(total=Sum("amount"))["total"] or 0)
+    ledger = (r.within(LedgerEntry.objects.all(), "created_at").order_by().annotate(r_day=r.day_of("created_at"))
+              .values("r_day").annotate(total=Sum("amount")))
+    ledger_sql, ledger_params = ledger.query.sql_with_params()
+    ws = r.workspace.pk
+    head = _insert({
+        "active_advocates": (f"(SELECT COUNT(DISTINCT a.advocate_id) FROM {PEOPLE_TABLE} a WHERE a.workspace_id = %s "
+                             "AND a.day >= d.window_start AND a.day <= d.day)"),
+        "new_advocates": (f"(SELECT COUNT(*) FROM {PEOPLE_TABLE} a WHERE a.workspace_id = %s AND a.day = d.day "
+                          f"AND NOT EXISTS (SELECT 1 FROM {PEOPLE_TABLE} b WHERE b.workspace_id = a.workspace_id "
+                          "AND b.advocate_id = a.advocate_id AND b.day < a.day))"),
+        "points_outstanding": ("%s + SUM(COALESCE(l.total, 0)) OVER (ORDER BY d.day ROWS BETWEEN UNBOUNDED PRECEDING "
+                               "AND CURRENT ROW)"),
+    }).replace("__PROGRAM__", "NULL").replace("__DAY__", "d.day")
+    sql = (f"{head} FROM ({days_sql}) d LEFT JOIN ({ledger_sql}) l ON l.r_day = d.day WHERE 1 = 1 "
+           f"{_conflict('workspace')} DO UPDATE SET active_advocates = excluded.active_advocates, "
+           "new_advocates = excluded.new_advocates, points_outstanding = excluded.points_outstanding, "
+           "computed_at = excluded.computed_at")
+    # Placeholders in order: workspace id, the three subqueries' (active, new, before), computed_at, days, ledger.
+    params = [ws, ws, ws, before, _now(), *day_params, *ledger_params]
+    return sql, params
+
+
+def _now():
+    return connection.ops.adapt_datetimefield_value(timezone.now())

@@ -1,0 +1,76 @@
+"""Celery tasks of the insights app (conventions: advocacy/tasks.py).
+
+- ``rollup_today`` (hourly, :25) and ``rollup_yesterday`` (01:40) fan out one
+  ``rollup_workspace`` per workspace, which recomputes that workspace's local today (or
+  yesterday) whole (insights/rollups.py). Idempotent: each run deletes and rewrites the
+  day's rows in one transaction under a per-workspace lock, so ``acks_late`` and a
+  redelivery are safe.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+
+from advocacy.models import Workspace
+from advocacy.scoping import scopes_disabled
+from advocacy.tasks import WorkspaceTask
+
+QUEUE = "jobs"
+
+
+def _fan_out(task, **kwargs) -> int:
+    with scopes_disabled():
+        ids = list(Workspace.objects.order_by("pk").values_list("pk", flat=True))
+    for workspace_id in ids:
+        task.apply_async(kwargs={"workspace_id": workspace_id, **kwargs}, queue=QUEUE)
+    return len(ids)
+
+
+@shared_task(name="insights.tasks.rollup_today")
+def rollup_today() -> int:
+    """Hourly: today's rollups of every workspace (today in each workspace's time zone)."""
+    return _fan_out(rollup_workspace, days_ago=0)
+
+
+@shared_task(name="insights.tasks.rollup_yesterday")
+def rollup_yesterday() -> int:
+    """Nightly: yesterday's rollups again, whole (late events of the day are picked up)."""
+    return _fan_out(rollup_workspace, days_ago=1)
+
+
+@shared_task(base=WorkspaceTask, bind=True, name="insights.tasks.rollup_workspace")
+def rollup_workspace(self, *, workspace_id: int, days_ago: int = 0) -> int:
+    """Recompute one workspace's local day ``days_ago`` days before today (0: today)."""
+    from .rollups import local_today, rollup_days
+
+    workspace = Workspace.objects.get(pk=workspace_id)
+    day = local_today(workspace) - timedelta(days=max(0, int(days_ago)))
+    return rollup_days(workspace=workspace, start=day, end=day)
+
+
+# --- Advocacy scores (insights/scores.py) ---------------------------------------------------------
+# Idempotent: a recompute writes the score the data gives now, so a redelivery or a second
+# run only writes it again.
+
+
+@shared_task(name="insights.tasks.recompute_scores")
+def recompute_scores() -> int:
+    """Nightly (02:30): every workspace's advocacy scores, one task per workspace."""
+    return _fan_out(recompute_scores_in_workspace)
+
+
+@shared_task(base=WorkspaceTask, bind=True, name="insights.tasks.recompute_scores_in_workspace")
+def recompute_scores_in_workspace(self, *, workspace_id: int) -> int:
+    from .scores import recompute_scores as run
+
+    return run(workspace=Workspace.objects.get(pk=workspace_id))
+
+
+@shared_task(base=WorkspaceTask, bind=True, name="insights.tasks.recompute_advocate_scores")
+def recompute_advocate_scores(self, *, workspace_id: int, advocate_ids: list[int]) -> int:
+    """After the events that change them (insights/signals.py): these people's scores."""
+    from .scores import recompute_scores as run
+
+    return run(workspace=Workspace.objects.get(pk=workspace_id), advocate_ids=[int(i) for i in advocate_ids][:10_000])

@@ -1,0 +1,80 @@
+"""Races with real threads against Postgres: the same link answered at once by ten threads
+with different scores keeps one response holding the latest score, with no duplicate task,
+suppression or badge fact; two runs of the same round send it once; an integration's
+answer posted twice at once is stored once."""
+
+from __future__ import annotations
+
+import pytest
+
+from advocacy.models import AuditLog, Contact, Suppression, Task
+from advocacy.scoping import scopes_disabled, workspace_scope
+from nps import services as svc
+from nps.models import Survey, SurveyResponse, SurveySend, SurveyStatus
+from rewards.models import AdvocateFact
+from tests.concurrency import errors_of, race
+from tests.factories import AdvocateFactory, SurveyFactory, SurveySendFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCORES = [0, 10, 3, 9, 6, 10, 1, 9, 2, 10]
+
+
+def test_ten_concurrent_answers_to_one_link_keep_one_response_with_the_latest_score(tenant_a):
+    send = SurveySendFactory(survey=SurveyFactory(workspace=tenant_a.workspace), advocate=tenant_a.advocate)
+
+    def work(i):
+        with workspace_scope(tenant_a.workspace):
+            return svc.record_answer(send=SurveySend.objects.get(pk=send.pk), score=SCORES[i], channel="email",
+                                     comment=f"thread {i}")
+
+    results = race(len(SCORES), work)
+
+    assert errors_of(results) == []
+    latest = max(results, key=lambda r: r.updated_at)
+    with scopes_disabled():
+        [stored] = SurveyResponse.objects.all()
+        assert (stored.score, stored.comment, stored.updated_at) == (latest.score, latest.comment, latest.updated_at)
+        assert len({r.pk for r in results}) == 1
+        assert Task.objects.count() <= 1
+        assert Suppression.objects.count() == Task.objects.count()
+        assert Task.objects.filter(dedupe_key=f"nps-detractor:{stored.pk}").count() == 1  # a detractor answered first or later
+        fact = AdvocateFact.objects.filter(advocate=tenant_a.advocate, fact="promoter_answers").first()
+        assert fact is not None and fact.count == 1
+        assert AuditLog.objects.filter(action="nps.promoter").count() == 1
+
+
+def test_two_runs_of_the_same_round_at_once_send_it_once(tenant_a):
+    AdvocateFactory.create_batch(5, workspace=tenant_a.workspace)
+    survey = SurveyFactory(workspace=tenant_a.workspace, status=SurveyStatus.ACTIVE, schedule="recurring", every_days=30)
+    with scopes_disabled():
+        Survey.objects.filter(pk=survey.pk).update(next_run_at=survey.created_at)
+        copies = [Survey.objects.get(pk=survey.pk) for _ in range(4)]
+
+    def work(i):
+        with workspace_scope(tenant_a.workspace):
+            return svc.send_round(survey=copies[i])
+
+    results = race(4, work)
+
+    assert errors_of(results) == []
+    assert sorted(r.sent for r in results) == [0, 0, 0, 6]
+    with scopes_disabled():
+        assert SurveySend.objects.count() == 6
+        assert Contact.objects.count() == 6
+        assert Survey.objects.get(pk=survey.pk).rounds == 1
+
+
+def test_an_integrations_answer_posted_twice_at_once_is_stored_once(tenant_a):
+    def work(i):
+        with workspace_scope(tenant_a.workspace):
+            return svc.record_api_response(workspace=tenant_a.workspace, advocate=tenant_a.advocate, score=2,
+                                           external_id="crm-42")
+
+    results = race(6, work)
+
+    assert errors_of(results) == []
+    assert sorted(created for _, created in results) == [False] * 5 + [True]
+    with scopes_disabled():
+        assert SurveyResponse.objects.count() == 1
+        assert Task.objects.count() == 1
