@@ -271,8 +271,14 @@ def main() -> None:
         with connection.cursor() as cursor:
             reference(cursor, workspace, since, until, workspace.currency)
 
-        ours, theirs = [], []
+        fresh, ours, theirs = [], [], []
         for _ in range(args.rounds):
+            # A first computation of the day (its rows gone), then a rerun, then the reference.
+            AdvocateDay.objects.filter(workspace=workspace, day=DAY).delete()
+            DailyMetric.objects.filter(workspace=workspace, day=DAY).delete()
+            started = time.perf_counter()
+            rollup_days(workspace=workspace, start=DAY, end=DAY)
+            fresh.append(time.perf_counter() - started)
             started = time.perf_counter()
             rollup_days(workspace=workspace, start=DAY, end=DAY)
             ours.append(time.perf_counter() - started)
@@ -285,13 +291,19 @@ def main() -> None:
         print(f"rollup result: events={row.events:,} offers={row.offers:,} clicks={row.referral_clicks:,} "
               f"active={row.active_advocates:,} new={row.new_advocates:,} points_outstanding={row.points_outstanding:,}; "
               f"{people:,} advocate days")
-        mine, ref = statistics.median(ours), statistics.median(theirs)
-        ratio = mine / ref
-        print(f"rollup_days (one day, {args.events:,} events): median {mine * 1000:.0f} ms "
-              f"(rounds: {', '.join(f'{t * 1000:.0f}' for t in ours)})")
-        print(f"hand-written GROUP BY over the same rows: median {ref * 1000:.0f} ms "
-              f"(rounds: {', '.join(f'{t * 1000:.0f}' for t in theirs)})")
-        print(f"ratio: {ratio:.2f} ({'within' if ratio <= LIMIT_RATIO else 'OVER'} the {LIMIT_RATIO:.1f} limit)")
+        first, mine, ref = statistics.median(fresh), statistics.median(ours), statistics.median(theirs)
+        ratio = max(first, mine) / ref
+
+        def rounds(times):
+            return ", ".join(f"{t * 1000:.0f}" for t in times)
+
+        print(f"rollup_days, first computation of the day ({args.events:,} events): median {first * 1000:.0f} ms "
+              f"(rounds: {rounds(fresh)}); ratio {first / ref:.2f}")
+        print(f"rollup_days, rerun of the day (the hourly/nightly case): median {mine * 1000:.0f} ms "
+              f"(rounds: {rounds(ours)}); ratio {mine / ref:.2f}")
+        print(f"hand-written GROUP BY over the same rows: median {ref * 1000:.0f} ms (rounds: {rounds(theirs)})")
+        print(f"ratio (the slower of the two): {ratio:.2f} ({'within' if ratio <= LIMIT_RATIO else 'OVER'} "
+              f"the {LIMIT_RATIO:.1f} limit)")
 
         if args.explain:
             with CaptureQueriesContext(connection) as queries:

@@ -19,7 +19,7 @@ indexes serve every family.
 Definitions (each day D; "per program" means the row of the program the source row
 belongs to; the workspace row counts everything, program or not):
 
-People (workspace row only; ``AdvocateDay`` has no program)
+People (from ``AdvocateDay`` for the workspace row)
 - ``AdvocateDay`` (advocate, D): ``actions`` = activity events + assignments accepted +
   proofs submitted + assignments approved + referral leads made (referrals created by
   their code, any state) + NPS answers + rewards redeemed (redemptions requested), each on
@@ -30,7 +30,11 @@ People (workspace row only; ``AdvocateDay`` has no program)
   points is one action).
 - ``active_advocates``: distinct people with an ``AdvocateDay`` in the 90 days up to and
   including D.
-- ``new_advocates``: people whose first ``AdvocateDay`` ever is D.
+- ``new_advocates``: people whose first ``AdvocateDay`` ever is D (workspace row only).
+- Program rows: ``active_advocates`` = distinct people with activity *in the program* in
+  the 90 days up to D: its assignments accepted, submitted or approved, leads and
+  attributed conversions through its codes, points earned in it (events, NPS answers and
+  redemptions belong to no program). ``new_advocates`` stays 0 on program rows.
 
 Asks (assignments; per program)
 - ``offers``: offered on D (``offered_at``); ``accepts``: accepted on D (``accepted_at``,
@@ -105,6 +109,8 @@ METRIC_COLUMNS = [
     "revenue_won", "program_costs", "events",
 ]
 PEOPLE_COLUMNS = ["actions", "completions", "conversions", "points_earned"]
+PEOPLE_WORK_COLUMNS = [*PEOPLE_COLUMNS, "events"]
+WORK_TABLE = "insights_rollup_people"  # a temporary table, per connection and transaction
 _LOCK_CLASS = zlib.crc32(b"insights.rollups") & 0x7FFFFFFF
 
 
@@ -170,8 +176,8 @@ def _rollup_chunk(*, workspace: Workspace, start: date, end: date) -> None:
         ops = connection.ops
         bounds = [workspace.pk, ops.adapt_datefield_value(start), ops.adapt_datefield_value(end)]
         cursor.execute(f"DELETE FROM {METRIC_TABLE} WHERE workspace_id = %s AND day >= %s AND day <= %s", bounds)
-        cursor.execute(f"DELETE FROM {PEOPLE_TABLE} WHERE workspace_id = %s AND day >= %s AND day <= %s", bounds)
-        _write_people(cursor, r)
+        _write_people(cursor, r, bounds)
+        cursor.execute(*_events_upsert(r))
         for family in _families(r):
             for level in ("workspace", "program"):
                 if level == "program" and not family.per_program:
@@ -181,8 +187,9 @@ def _rollup_chunk(*, workspace: Workspace, start: date, end: date) -> None:
         for level in ("workspace", "program"):
             sql, params = _proof_upsert(r, level)
             cursor.execute(sql, params)
-        sql, params = _levels_upsert(r)
-        cursor.execute(sql, params)
+        cursor.execute(*_levels_upsert(r))
+        cursor.execute(*_program_people_upsert(r))
+        _drop_work_table(cursor)
 
 
 # ---------------------------------------------------------------------------------------
@@ -231,10 +238,6 @@ def _families(r: _Range) -> list[_Family]:
     deals = Outcome.objects.filter(kind=OutcomeKind.DEAL)
     costs = ProgramCost.objects.filter(workspace=ws, incurred_on__gte=r.start, incurred_on__lte=r.end)
     return [
-        _Family("events", ["events"], [
-            _fact(r.within(ActivityEvent.objects.all(), "occurred_at"), day=r.day_of("occurred_at"), key=none,
-                  measures={"events": Count("id")}, columns=["events"]),
-        ], per_program=False),
         _Family("asks", assign_cols, [
             a_fact("offered_at", {"offers": Count("id")}),
             a_fact("accepted_at", {"accepts": Count("id")}),
@@ -347,11 +350,11 @@ def _proof_upsert(r: _Range, level: str) -> tuple[str, list]:
 
 def _people_facts(r: _Range) -> list[tuple[str, list]]:
     S = AssignmentState
-    cols = PEOPLE_COLUMNS
+    cols = PEOPLE_WORK_COLUMNS
     one = {"actions": Count("id")}
     facts = [
         _fact(r.within(ActivityEvent.objects.all(), "occurred_at"), day=r.day_of("occurred_at"), key=F("advocate_id"),
-              measures=one, columns=cols),
+              measures={"actions": Count("id"), "events": Count("id")}, columns=cols),
         _fact(r.within(Assignment.objects.all(), "accepted_at"), day=r.day_of("accepted_at"), key=F("advocate_id"),
               measures=one, columns=cols),
         _fact(r.within(Assignment.objects.all(), "submitted_at"), day=r.day_of("submitted_at"), key=F("advocate_id"),
@@ -373,22 +376,57 @@ def _people_facts(r: _Range) -> list[tuple[str, list]]:
     return facts
 
 
-def _write_people(cursor, r: _Range) -> None:
+def _write_people(cursor, r: _Range, bounds: list) -> None:
+    """AdvocateDay of the range: the per-person facts are grouped once into a temporary
+    table (which also holds each person's event count, summed into ``events``); rows that
+    changed are upserted (an unchanged row is not written again: an hourly rerun of a
+    busy day rewrites only the people who did something since), and rows of the range
+    that are no longer produced are deleted."""
     union_sql, params = _union(_people_facts(r))
-    sums = ", ".join(f"COALESCE(SUM(u.{c}), 0)" for c in PEOPLE_COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in PEOPLE_COLUMNS)
+    sums = ", ".join(f"COALESCE(SUM(u.{c}), 0) AS {c}" for c in PEOPLE_WORK_COLUMNS)
+    postgres = connection.vendor == "postgresql"
+    cursor.execute(f"DROP TABLE IF EXISTS {WORK_TABLE}")
     cursor.execute(
-        f"INSERT INTO {PEOPLE_TABLE} (workspace_id, advocate_id, day, {', '.join(PEOPLE_COLUMNS)}) "
-        f"SELECT %s, u.r_key, u.r_day, {sums} FROM ({union_sql}) u WHERE 1 = 1 GROUP BY u.r_key, u.r_day "
-        f"ON CONFLICT (workspace_id, day, advocate_id) DO UPDATE SET {updates}",
-        [r.workspace.pk, *params],
+        f"CREATE TEMPORARY TABLE {WORK_TABLE} {'ON COMMIT DROP ' if postgres else ''}AS "
+        f"SELECT u.r_key AS advocate_id, u.r_day AS day, {sums} FROM ({union_sql}) u GROUP BY u.r_key, u.r_day",
+        params,
+    )
+    if postgres:
+        cursor.execute(f"ANALYZE {WORK_TABLE}")
+    columns = ", ".join(PEOPLE_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in PEOPLE_COLUMNS)
+    changed = " OR ".join(f"{PEOPLE_TABLE}.{c} <> excluded.{c}" for c in PEOPLE_COLUMNS)
+    cursor.execute(
+        f"INSERT INTO {PEOPLE_TABLE} (workspace_id, advocate_id, day, {columns}) "
+        f"SELECT %s, t.advocate_id, t.day, {', '.join(f't.{c}' for c in PEOPLE_COLUMNS)} FROM {WORK_TABLE} t "
+        f"WHERE {' OR '.join(f't.{c} > 0' for c in PEOPLE_COLUMNS)} "
+        f"ON CONFLICT (workspace_id, day, advocate_id) DO UPDATE SET {updates} WHERE {changed}",
+        [r.workspace.pk],
+    )
+    cursor.execute(
+        f"DELETE FROM {PEOPLE_TABLE} WHERE workspace_id = %s AND day >= %s AND day <= %s AND NOT EXISTS "
+        f"(SELECT 1 FROM {WORK_TABLE} t WHERE t.advocate_id = {PEOPLE_TABLE}.advocate_id AND t.day = {PEOPLE_TABLE}.day)",
+        bounds,
     )
 
 
-def _levels_upsert(r: _Range) -> tuple[str, list]:
-    """The workspace row of every day of the range (so even a quiet day has one): active
-    and new advocates from AdvocateDay, and the points outstanding at the day's end (the
-    ledger's total before the range, plus a running sum of the range's days)."""
+def _events_upsert(r: _Range) -> tuple[str, list]:
+    """``events`` of the workspace rows, from the per-person counts of the work table (the
+    events are read once, for both)."""
+    head = _insert({"events": "SUM(t.events)"}).replace("__PROGRAM__", "NULL").replace("__DAY__", "t.day")
+    sql = (f"{head} FROM {WORK_TABLE} t WHERE t.events > 0 GROUP BY t.day "
+           f"{_conflict('workspace')} DO UPDATE SET events = excluded.events, computed_at = excluded.computed_at")
+    return sql, [r.workspace.pk, _now()]
+
+
+def _drop_work_table(cursor) -> None:
+    # Postgres would drop it at commit, but a rollup inside an outer transaction runs
+    # several chunks before any commit.
+    cursor.execute(f"DROP TABLE IF EXISTS {WORK_TABLE}")
+
+
+def _days_table(r: _Range) -> tuple[str, list]:
+    """The range's days as a derived table (day, window_start): one SELECT per day."""
     ops = connection.ops
     day_rows, day_params = [], []
     d = r.start
@@ -396,7 +434,45 @@ def _levels_upsert(r: _Range) -> tuple[str, list]:
         day_rows.append("SELECT %s AS day, %s AS window_start")
         day_params += [ops.adapt_datefield_value(d), ops.adapt_datefield_value(d - timedelta(days=ACTIVE_WINDOW_DAYS - 1))]
         d += timedelta(days=1)
-    days_sql = " UNION ALL ".join(day_rows)
+    return " UNION ALL ".join(day_rows), day_params
+
+
+def _program_people_upsert(r: _Range) -> tuple[str, list]:
+    """active_advocates of the program rows: distinct people with activity in the program
+    in the 90 days up to the day (assignments accepted, submitted or approved, referral
+    leads and conversions through the program's codes, points earned in it)."""
+    window = _Range(r.workspace, r.start - timedelta(days=ACTIVE_WINDOW_DAYS - 1), r.end)
+    S = AssignmentState
+
+    def people(qs, field, program="program_id", advocate="advocate_id"):
+        grouped = (window.within(qs, field).order_by()
+                   .annotate(r_key=F(program), r_day=window.day_of(field), r_adv=F(advocate))
+                   .values("r_key", "r_day", "r_adv").distinct())
+        sql, params = grouped.query.sql_with_params()
+        return f"SELECT q.r_key, q.r_day, q.r_adv FROM ({sql}) q", list(params)
+
+    union_sql, union_params = _union([
+        people(Assignment.objects.all(), "accepted_at"),
+        people(Assignment.objects.all(), "submitted_at"),
+        people(Assignment.objects.filter(state=S.APPROVED), "decided_at"),
+        people(Referral.objects.all(), "created_at"),
+        people(Conversion.objects.filter(attributed=True, referral__isnull=False), "occurred_at",
+               program="referral__program_id", advocate="referral__advocate_id"),
+        people(LedgerEntry.objects.filter(earned_entries(), program_id__isnull=False), "created_at"),
+    ])
+    days_sql, day_params = _days_table(r)
+    head = _insert({"active_advocates": "COUNT(DISTINCT u.r_adv)"}).replace("__PROGRAM__", "u.r_key").replace("__DAY__", "d.day")
+    sql = (f"{head} FROM ({days_sql}) d JOIN ({union_sql}) u ON u.r_day >= d.window_start AND u.r_day <= d.day "
+           f"WHERE 1 = 1{_program_filter('program')} GROUP BY u.r_key, d.day "
+           f"{_conflict('program')} DO UPDATE SET active_advocates = excluded.active_advocates")
+    return sql, [r.workspace.pk, _now(), *day_params, *union_params, r.workspace.pk]
+
+
+def _levels_upsert(r: _Range) -> tuple[str, list]:
+    """The workspace row of every day of the range (so even a quiet day has one): active
+    and new advocates from AdvocateDay, and the points outstanding at the day's end (the
+    ledger's total before the range, plus a running sum of the range's days)."""
+    days_sql, day_params = _days_table(r)
     before = (LedgerEntry.objects.filter(workspace=r.workspace, created_at__lt=r.since)
               .aggregate(total=Sum("amount"))["total"] or 0)
     ledger = (r.within(LedgerEntry.objects.all(), "created_at").order_by().annotate(r_day=r.day_of("created_at"))

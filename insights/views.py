@@ -92,7 +92,8 @@ class DashboardView(ManagerView):
         return {
             "period": period, "granularity": granularity, "program": program, "programs": programs,
             "totals": totals, "kpis": queries.kpis(self.workspace, period, program, metrics=metrics),
-            "series": series, "series_columns": [(c, queries.METRIC_LABELS[c]) for c in SERIES_COLUMNS],
+            "series_columns": [queries.METRIC_LABELS[c] for c in SERIES_COLUMNS],
+            "series_rows": [(b["period_start"], [b[c] for c in SERIES_COLUMNS]) for b in series],
             "trend_charts": [{"key": key, "title": title, "svg": charts.line_chart(
                 title=f"{title}, {period.label.lower()}", labels=labels, values=[b[key] for b in series])}
                 for key, title in TREND_CHARTS],

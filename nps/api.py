@@ -89,9 +89,9 @@ class SurveySerializer(serializers.ModelSerializer):
                                     help_text="Days between rounds; required for a recurring survey.")
     auto_invite_promoters = serializers.BooleanField(required=False, help_text="Invite candidates who answer 9 or 10.")
     status = serializers.ChoiceField(
-        choices=SETTABLE, required=False,
-        help_text="`draft` (default), `active` (sends when `next_run_at` comes) or `paused`. Reads may also show `done`: "
-                  "a one-off survey after its round.",
+        choices=SurveyStatus.choices, required=False,
+        help_text="`draft` (default), `active` (sends when `next_run_at` comes) or `paused`. `done` is read-only: a one-off "
+                  "survey after its round (setting it is a 400).",
     )
     next_run_at = serializers.DateTimeField(required=False, allow_null=True,
                                             help_text="When the next round goes out; activating without one means now.")
@@ -102,6 +102,11 @@ class SurveySerializer(serializers.ModelSerializer):
                   "channels", "schedule", "every_days", "auto_invite_promoters", "status", "next_run_at", "last_run_at",
                   "rounds", "created_at"]
         read_only_fields = ["id", "last_run_at", "rounds", "created_at"]
+
+    def validate_status(self, value):
+        if value not in dict(SETTABLE):
+            raise serializers.ValidationError("Set draft, active or paused; a one-off survey becomes done after its round.")
+        return value
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -133,7 +138,8 @@ class SummarySerializer(serializers.Serializer):
     promoters = serializers.IntegerField(help_text="Scores 9 and 10.")
     passives = serializers.IntegerField(help_text="Scores 7 and 8.")
     detractors = serializers.IntegerField(help_text="Scores 0 to 6.")
-    sent = serializers.IntegerField(help_text="Distinct people the survey was sent to.")
+    sent = serializers.IntegerField(help_text="People the survey was sent to, each counted once per round (a recurring "
+                                              "survey may ask the same person again after 90 days).")
     response_rate = serializers.FloatField(allow_null=True, help_text="responses / sent as a percentage with one decimal; "
                                                                       "null when nobody was sent it.")
     by_month = MonthSerializer(many=True, help_text="The last `months` calendar months, oldest first.")

@@ -24,13 +24,17 @@ def _y(value: float) -> float:
     return TOP + plot * (100 - value) / 200
 
 
+def _answers(n: int) -> str:
+    return f"{n} answer{'' if n == 1 else 's'}"
+
+
 def trend_svg(rows: list[tuple[date, NpsFigures]], *, title: str = "NPS by month") -> SafeString:
     if not rows:
         return mark_safe("")
     slot = (WIDTH - LEFT - RIGHT) / len(rows)
     bar = max(4.0, slot * 0.6)
     words = "; ".join(
-        f"{m:%b %Y}: " + ("no answers" if f.nps is None else f"NPS {f.nps} from {f.responses} answers") for m, f in rows
+        f"{m:%b %Y}: " + ("no answers" if f.nps is None else f"NPS {f.nps} from {_answers(f.responses)}") for m, f in rows
     )
     parts = [
         format_html('<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" aria-labelledby="nps-chart-title nps-chart-desc" '
@@ -54,9 +58,9 @@ def trend_svg(rows: list[tuple[date, NpsFigures]], *, title: str = "NPS by month
             top, height = (_y(value), zero - _y(value)) if value >= 0 else (zero, _y(value) - zero)
             colour = "#1f7a46" if value > 0 else ("#b42318" if value < 0 else "#5b6475")
             parts.append(format_html(
-                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" rx="2"><title>{}: NPS {} ({} answers)</title></rect>'
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" rx="2"><title>{}: NPS {} ({})</title></rect>'
                 '<text x="{}" y="{}" text-anchor="middle" fill="#1b2230">{}</text>',
-                f"{x:.1f}", f"{top:.1f}", f"{bar:.1f}", f"{max(height, 1):.1f}", colour, f"{month:%b %Y}", fig.nps, fig.responses,
+                f"{x:.1f}", f"{top:.1f}", f"{bar:.1f}", f"{max(height, 1):.1f}", colour, f"{month:%b %Y}", fig.nps, _answers(fig.responses),
                 f"{centre:.1f}", f"{(top - 4) if value >= 0 else (top + height + 12):.1f}", fig.nps))
         parts.append(format_html(
             '<text x="{}" y="{}" text-anchor="middle" fill="#5b6475">{}</text>'

@@ -4,7 +4,10 @@ for a recurring survey, a unique name) and answers with per-field messages."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 from django import forms
+from django.utils import timezone
 
 from advocacy.models import AdvocateType, Stage, Tag
 
@@ -47,7 +50,8 @@ class SurveyForm(forms.Form):
                                  help_text="Opted-out and erased people are never surveyed.")
     audience_tag = forms.ModelChoiceField(queryset=Tag.objects.none(), required=False, label="Tag", empty_label="Choose a tag")
     audience_type = forms.ChoiceField(choices=[("", "Choose a type"), *AdvocateType.choices], required=False, label="Type")
-    audience_stage = forms.ChoiceField(choices=[("", "Choose a stage"), *Stage.choices], required=False, label="Stage")
+    audience_stage = forms.ChoiceField(choices=[("", "Choose a stage"), *[c for c in Stage.choices if c[0] != Stage.OPTED_OUT]],
+                                       required=False, label="Stage", help_text="People who opted out are never surveyed.")
     channels = forms.MultipleChoiceField(
         choices=SurveyChannel.choices, initial=[c.value for c in SurveyChannel], widget=forms.CheckboxSelectMultiple,
         help_text="Email when the person accepts email; otherwise the portal when they use it; otherwise they are held back.",
@@ -59,7 +63,7 @@ class SurveyForm(forms.Form):
     auto_invite_promoters = forms.BooleanField(required=False, label="Invite candidates who answer 9 or 10 to the advocacy program")
     status = forms.ChoiceField(
         choices=[(SurveyStatus.DRAFT, "Draft: not sent yet"), (SurveyStatus.ACTIVE, "Active: send the first round within the hour")],
-        initial=SurveyStatus.DRAFT, label="Start as",
+        initial=SurveyStatus.DRAFT, label="Start as", widget=forms.RadioSelect,
     )
 
     SECTIONS = {
@@ -128,3 +132,54 @@ class ResponseFilterForm(forms.Form):
     def values(self) -> dict:
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
         return {"category": data.get("category") or "", "q": data.get("q") or ""}
+
+
+PERIODS = [("all", "All time"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("365", "Last 12 months"),
+           ("custom", "From … to …")]
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
+class AsciiDateField(forms.DateField):
+    """YYYY-MM-DD with the digits 0 to 9 (strptime would read other scripts' digits too)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.strip().isascii():
+            raise forms.ValidationError("Give the date as YYYY-MM-DD.", code="invalid")
+        return super().to_python(value)
+
+
+class PeriodForm(forms.Form):
+    """The period of the figures: a preset or days from … to … (both included), in the
+    workspace's time zone. A value that does not validate counts as empty (with a message)."""
+
+    period = forms.ChoiceField(choices=PERIODS, required=False)
+    since = AsciiDateField(required=False, label="From", input_formats=["%Y-%m-%d"])
+    until = AsciiDateField(required=False, label="To (included)", input_formats=["%Y-%m-%d"])
+
+    def _bounded(self, name: str):
+        value = self.cleaned_data[name]
+        if value is not None and not (EARLIEST <= value <= LATEST):
+            raise forms.ValidationError(f"Choose a date between {EARLIEST:%Y} and {LATEST:%Y}.")
+        return value
+
+    def clean_since(self):
+        return self._bounded("since")
+
+    def clean_until(self):
+        return self._bounded("until")
+
+    def values(self) -> dict:
+        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        period = data.get("period") or "all"
+        zone = timezone.get_current_timezone()
+        start = end = None
+        if period == "custom":
+            if data.get("since"):
+                start = datetime.combine(data["since"], time.min, tzinfo=zone)
+            if data.get("until"):
+                end = datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=zone)
+            if start and end and end <= start:
+                start, end = end - timedelta(days=1), start + timedelta(days=1)
+        elif period != "all":
+            start = datetime.combine(timezone.localdate() - timedelta(days=int(period) - 1), time.min, tzinfo=zone)
+        return {"period": period, "start": start, "end": end, "since": data.get("since"), "until": data.get("until")}

@@ -1,7 +1,7 @@
 """NPS arithmetic, exactly as PRODUCT.md defines it.
 
-NPS = 100 × (promoters − detractors) / responses, from −100 to 100, with one decimal
-(halves rounded away from zero: 12.25 → 12.3, −12.25 → −12.3); with no responses it is
+NPS = 100 * (promoters - detractors) / responses, from -100 to 100, with one decimal
+(halves rounded away from zero: 12.25 -> 12.3, -12.25 -> -12.3); with no responses it is
 None (null), never 0. The response rate is responses / people sent, also with one decimal
 (a percentage), None when nobody was sent anything.
 """

@@ -3,8 +3,11 @@
 Every figure is one query: a GROUP BY with conditional counts (``COUNT(*) FILTER (WHERE
 category = …)``), never a loop over responses in Python.
 
-- ``survey_figures(survey)``: the survey's NPS, its three counts, and ``sent`` = the
-  distinct people it was sent to (the response rate is responses / people sent);
+- ``survey_figures(survey)``: the survey's NPS, its three counts, and ``sent`` = the people
+  it was sent to, each counted once per round (the response rate is responses / people
+  sent). For a one-off survey that is the distinct people; a recurring survey asks the same
+  person again after 90 days and may get a second answer, so counting people once would let
+  the rate pass 100%;
 - ``figures(workspace, start=, end=, survey=)``: the NPS of the answers in ``[start, end)``
   (all surveys and the integrations' answers when ``survey`` is None; ``sent`` is then
   None: integrations' answers were never "sent");
@@ -49,13 +52,13 @@ def _category_counts(prefix: str = "", extra: Q | None = None) -> dict:
 
 
 def _sent_subquery(start: datetime | None = None, end: datetime | None = None) -> Coalesce:
-    """Distinct people sent the survey of the outer row (correlated on ``survey``)."""
+    """People sent the survey of the outer row, once per round (correlated on ``survey``)."""
     sends = SurveySend.objects.filter(survey=OuterRef("pk"))
     if start is not None:
         sends = sends.filter(sent_at__gte=start)
     if end is not None:
         sends = sends.filter(sent_at__lt=end)
-    sub = sends.order_by().values("survey").annotate(n=Count("advocate", distinct=True)).values("n")[:1]
+    sub = sends.order_by().values("survey").annotate(n=Count("pk")).values("n")[:1]
     return Coalesce(Subquery(sub, output_field=IntegerField()), Value(0))
 
 

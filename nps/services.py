@@ -67,6 +67,8 @@ from advocacy.models import (
     HoldReason,
     Stage,
     Tag,
+    Task,
+    TaskKind,
     Workspace,
 )
 from advocacy.scoping import scopes_disabled, workspace_scope
@@ -86,9 +88,9 @@ from .models import (
 )
 
 __all__ = [
-    "RoundResult", "activate_survey", "audience_of", "create_survey", "delete_survey", "pause_survey",
-    "record_answer", "record_api_response", "record_comment", "send_due_surveys", "send_round", "send_survey_now",
-    "survey_rules", "update_survey",
+    "RoundResult", "activate_survey", "audience_of", "create_survey", "delete_survey", "forget_comments",
+    "pause_survey", "record_answer", "record_api_response", "record_comment", "send_due_surveys", "send_round",
+    "send_survey_now", "survey_rules", "update_survey",
 ]
 
 THROTTLE = timedelta(days=THROTTLE_DAYS)
@@ -239,7 +241,10 @@ def _clean(workspace: Workspace, data: dict[str, Any], current: Survey | None) -
             raise _bad("auto_invite_promoters", "Auto-invite promoters is true or false.", "True or false.")
         out["auto_invite_promoters"] = value
     if "status" in data:
-        out["status"] = _choice(data["status"], "status", [(s.value, s.label) for s in SETTABLE_STATUSES], "a status")
+        if current is not None and current.status == SurveyStatus.DONE and data["status"] == SurveyStatus.DONE:
+            out["status"] = SurveyStatus.DONE  # unchanged (an edit form sends the status back)
+        else:
+            out["status"] = _choice(data["status"], "status", [(s.value, s.label) for s in SETTABLE_STATUSES], "a status")
     if "next_run_at" in data:
         out["next_run_at"] = _when(data["next_run_at"])
     return out
@@ -439,10 +444,12 @@ def _next_run(survey: Survey, now: datetime) -> tuple[str, datetime | None]:
 
 def _claim(survey: Survey, now: datetime) -> Survey | None:
     """Claim the next round of ``survey`` as the instance was read: a conditional UPDATE on
-    its rounds and next_run_at, so of two runs at once only one sends."""
+    its rounds, status and next_run_at, so of two runs at once only one sends."""
+    if survey.status not in SETTABLE_STATUSES:
+        return None
     status, following = _next_run(survey, now)
-    qs = Survey.objects.filter(pk=survey.pk, workspace_id=survey.workspace_id, rounds=survey.rounds,
-                               status__in=SETTABLE_STATUSES)
+    # The status read is part of the claim: a survey paused since the job read it sends nothing.
+    qs = Survey.objects.filter(pk=survey.pk, workspace_id=survey.workspace_id, rounds=survey.rounds, status=survey.status)
     qs = qs.filter(next_run_at__isnull=True) if survey.next_run_at is None else qs.filter(next_run_at=survey.next_run_at)
     if not qs.update(rounds=F("rounds") + 1, last_run_at=now, next_run_at=following, status=status, updated_at=now):
         return None
@@ -728,3 +735,17 @@ def record_api_response(*, workspace: Workspace, advocate: Advocate, score, comm
             raise
         return found, False
     return response, True
+
+
+@transaction.atomic
+def forget_comments(*, advocate: Advocate) -> int:
+    """Erasure (PRODUCT.md "Privacy"): blank the free text of an erased person's answers and
+    of their open detractor follow-ups; scores and categories stay, so the NPS keeps adding
+    up. Returns the answers changed. (The core's ``erase_advocate`` cannot import nps: wire
+    it through ``advocacy.signals.advocate_stage_changed`` when ``advocate.is_erased``.)"""
+    answers = SurveyResponse.objects.filter(workspace_id=advocate.workspace_id, advocate_id=advocate.pk).exclude(comment="")
+    changed = answers.update(comment="", updated_at=timezone.now())
+    Task.objects.filter(workspace_id=advocate.workspace_id, advocate_id=advocate.pk, kind=TaskKind.DETRACTOR).update(
+        detail="The person was erased; their comment is gone.",
+    )
+    return changed

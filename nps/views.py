@@ -28,7 +28,7 @@ from advocacy.web import ManagerView
 
 from . import queries
 from .charts import trend_svg
-from .forms import ResponseFilterForm, SurveyForm
+from .forms import PERIODS, PeriodForm, ResponseFilterForm, SurveyForm
 from .models import Survey, SurveyStatus
 
 PAGE_SIZE = 50
@@ -89,6 +89,13 @@ def _response_filters(view) -> tuple[ResponseFilterForm, dict]:
     return form, form.values()
 
 
+def _period(view) -> tuple[PeriodForm, dict]:
+    form = PeriodForm(view.request.GET or None)
+    if form.is_bound and not form.is_valid():
+        messages.error(view.request, "That period was not understood; showing all time.")
+    return form, form.values()
+
+
 def _trend_context(workspace, survey=None, months=12) -> dict:
     trend = queries.trend_by_month(workspace, survey=survey, months=months)
     return {"trend": trend, "chart": trend_svg(trend, title=f"NPS by month, the last {months} months"), "months": months,
@@ -100,10 +107,12 @@ class OverviewView(NpsView):
 
     def get(self, request):
         months = _months(request)
+        period_form, period = _period(self)
         rows = queries.survey_rows(Survey.objects.filter(workspace=self.workspace).select_related("audience_tag"))
         page = Paginator(rows.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
         return TemplateResponse(request, "manager/nps/overview.html", self.get_context_data(
-            overall=queries.figures(self.workspace), page=page, query=urlencode({"months": months}),
+            overall=queries.figures(self.workspace, start=period["start"], end=period["end"]), period_form=period_form,
+            period=period, periods=PERIODS, page=page, query=urlencode({"months": months}),
             rows=[(s, queries.row_figures(s), queries.audience_label(s)) for s in page.object_list],
             detractor_tasks=queries.open_detractor_tasks(self.workspace),
             **_trend_context(self.workspace, months=months),

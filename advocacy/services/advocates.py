@@ -298,6 +298,9 @@ def erase_advocate(*, advocate: Advocate, actor) -> Advocate:
     ActivityEvent.objects.filter(advocate=advocate).update(properties={})
     AuditLog.objects.filter(advocate=advocate).update(data={})
     log_action(workspace=advocate.workspace, actor=actor, action="advocate.erased", advocate=advocate, message="Personal data erased on request")
+    from ..signals import advocate_erased
+
+    advocate_erased.send(sender=Advocate, advocate=advocate)
     _stage_changed(advocate)
     if (
         user is not None

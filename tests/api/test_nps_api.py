@@ -65,6 +65,7 @@ def test_create_a_tag_survey_by_tag_name_and_read_it_back(api_a, tenant_a):
     ({"name": "T", "schedule": "recurring", "every_days": 10**30}, "every_days"),
     ({"name": "T", "schedule": "recurring", "every_days": True}, "every_days"),
     ({"name": ""}, "name"),
+    ({"name": "T", "status": "done"}, "status"),
 ])
 def test_bad_surveys_are_400_with_the_field_named(api_a, tenant_a, payload, field):
     error = error_of(post_json(api_a, SURVEYS, payload), 400)

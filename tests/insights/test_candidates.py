@@ -290,6 +290,6 @@ def test_the_advocates_page_shows_the_score_breakdown(client, tenant_a):
     ActivityEventFactory(advocate=person, kind="event_attended", occurred_at=timezone.now() - timedelta(days=2))
     rescore(tenant_a)
     body = text(client.get(url("advocate_detail", tenant_a, person.pk)))
-    assert "Advocacy score: 7 / 100" in body  # nps 0.3×20 + engagement 0.05×20 = 7
+    assert "Advocacy score: 7 / 100" in body  # nps 0.3x20 + engagement 0.05x20 = 7
     assert "1 engagement event in the last 90 days" in body and "No NPS answer yet" in body
     assert body.index("Latest NPS") < body.index("Tenure") < body.index("Recent activity")

@@ -201,12 +201,13 @@ def expected(w: World) -> dict:
             pipeline_influenced=Decimal("2000"), revenue_won=Decimal("5000"), program_costs=Decimal("350"),
             events=2,
         ),
-        (p1, D1): ZERO | dict(offers=3, accepts=1, declines=1, referral_clicks=1,
+        # Program rows' active advocates: activity in the program (not events, NPS or redemptions).
+        (p1, D1): ZERO | dict(active_advocates=1, offers=3, accepts=1, declines=1, referral_clicks=1,
                               pipeline_influenced=Decimal("5000"), program_costs=Decimal("1200")),
-        (p1, D2): ZERO | dict(offers=2, accepts=1, completions=2, expiries=1, proof_by_kind={"review": 1, "social_share": 1},
+        (p1, D2): ZERO | dict(active_advocates=3, offers=2, accepts=1, completions=2, expiries=1, proof_by_kind={"review": 1, "social_share": 1},
                               referral_leads=1, referral_conversions=1, points_earned=110, revenue_won=Decimal("5000")),
-        (p2, D1): ZERO | dict(offers=1, accepts=2, referral_clicks=2, referral_leads=2, pipeline_influenced=Decimal("10000")),
-        (p2, D2): ZERO | dict(completions=1, proof_by_kind={"case_study": 1}, referral_clicks=1, referral_conversions=1,
+        (p2, D1): ZERO | dict(active_advocates=2, offers=1, accepts=2, referral_clicks=2, referral_leads=2, pipeline_influenced=Decimal("10000")),
+        (p2, D2): ZERO | dict(active_advocates=2, completions=1, proof_by_kind={"case_study": 1}, referral_clicks=1, referral_conversions=1,
                               referral_revenue=Decimal("1000"), points_earned=800, pipeline_influenced=Decimal("2000"),
                               program_costs=Decimal("350")),
     }
@@ -297,7 +298,7 @@ def test_a_day_whose_sources_were_deleted_ends_at_zeros_and_no_program_rows(worl
         Outcome.objects.filter(workspace=world.ws).delete()
         ProgramCost.objects.filter(workspace=world.ws).delete()
         Conversion.objects.filter(workspace=world.ws).delete()
-        Referral.objects.filter(workspace=world.ws).update(created_at=at(D0, 1))
+        Referral.objects.filter(workspace=world.ws).update(created_at=at(D0, 1) - timedelta(days=100))
         SurveyResponse.objects.filter(workspace=world.ws).delete()
         SurveySend.objects.filter(workspace=world.ws).delete()
         Redemption.objects.filter(workspace=world.ws).delete()
@@ -307,7 +308,8 @@ def test_a_day_whose_sources_were_deleted_ends_at_zeros_and_no_program_rows(worl
     assert {key for key in rows} == {(None, D1), (None, D2), (world.p1.pk, D2), (world.p2.pk, D2)}
     assert rows[(None, D1)] == ZERO | dict(active_advocates=3, new_advocates=0, points_earned=20, points_redeemed=20,
                                            points_outstanding=90)  # bob (his +20), erin, frank
-    assert rows[(world.p1.pk, D2)] == ZERO | dict(points_earned=110)
+    assert rows[(world.p1.pk, D2)] == ZERO | dict(points_earned=110, active_advocates=2)  # alice, dan (their points)
+    assert rows[(world.p2.pk, D2)] == ZERO | dict(points_earned=800, active_advocates=1)
 
 
 def test_rolling_up_one_workspace_leaves_the_other_untouched(world, tenant_b):

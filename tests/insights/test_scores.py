@@ -204,7 +204,7 @@ def test_asks_signal_is_half_completions_half_acceptance_rate(person):
     offer(person, AssignmentState.WITHDRAWN)  # withdrawn before an answer: not counted
     offer(person, AssignmentState.ACCEPTED, accepted=True)
     s = signal(person, "asks")
-    # completed 1 of 5 → 0.5 × 0.2; accepted 2 of 4 answered → 0.5 × 0.5
+    # completed 1 of 5 → 0.5 x 0.2; accepted 2 of 4 answered → 0.5 x 0.5
     assert s["value"] == 0.35 and s["why"] == "1 ask completed; accepted 2 of 4 offers"
 
 
@@ -250,13 +250,13 @@ def test_defaults_are_the_agreed_weights(ws):
 def test_score_is_100_times_the_weighted_mean_of_the_signals(person, ws):
     answer(person, 10, NOW - timedelta(days=1))  # nps 1, recency 1
     events(person, EventKind.EMAIL_OPEN, 10, NOW - timedelta(days=1))  # engagement 0.5
-    # (20×1 + 10×0 + 20×0.5 + 15×0 + 15×0 + 15×0 + 5×1) / 100 × 100 = 35
+    # (20x1 + 10x0 + 20x0.5 + 15x0 + 15x0 + 15x0 + 5x1) / 100 x 100 = 35
     assert recompute(person).score == 35
     with workspace_scope(ws):
         update_score_weights(workspace=ws, actor=None, weights={"nps": 3, "engagement": 1, "recency": 0, "tenure": 0,
                                                                  "public_proof": 0, "referrals": 0, "asks": 0})
     ws.refresh_from_db()
-    # (3×1 + 1×0.5) / 4 = 0.875
+    # (3x1 + 1x0.5) / 4 = 0.875
     assert recompute(person).score == 88
 
 
@@ -282,7 +282,7 @@ def test_the_breakdown_explains_the_score(person):
 
 def test_reasons_leave_out_signals_that_add_nothing_and_a_missing_nps_answer(person):
     fresh = recompute(person)
-    assert fresh.score == 6  # only the neutral NPS (0.3 × 20)
+    assert fresh.score == 6  # only the neutral NPS (0.3 x 20)
     assert score_reasons(fresh) == []
     assert score_reasons(Advocate(score_breakdown={})) == [] and score_reasons(Advocate(score_breakdown={"signals": 3})) == []
 
@@ -407,4 +407,4 @@ def test_signal_values_are_rounded_and_within_0_and_1(ws):
         for a in Advocate.objects.all():
             assert 0 <= a.score <= 100
             assert all(0 <= s["value"] <= 1 for s in a.score_breakdown["signals"].values())
-    assert scores.SIGNALS == tuple(DEFAULT_WEIGHTS)
+    assert tuple(DEFAULT_WEIGHTS) == scores.SIGNALS

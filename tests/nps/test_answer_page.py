@@ -123,7 +123,7 @@ def test_a_genuine_link_costs_one_query_to_show(client, a_send, django_assert_ma
         assert client.get(url_of(a_send, 5)).status_code == 200
 
 
-@pytest.mark.parametrize("score", ["11", "-1", "10.0", "٣", "１", "99999999999999999999999", "", "a", "5\x00", " 5", "05"])
+@pytest.mark.parametrize("score", ["11", "-1", "10.0", "٣", "\uff11", "99999999999999999999999", "", "a", "5\x00", " 5", "05"])
 def test_a_score_outside_0_to_10_is_a_400_page_never_a_500(client, a_send, score):
     page = client.get(url_of(a_send), {"score": score})
     assert page.status_code == 400

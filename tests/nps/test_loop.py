@@ -255,3 +255,33 @@ def test_an_integrations_answer_may_name_a_survey_of_the_workspace_only(tenant_a
     assert "answered_at" in exc.value.fields
     with pytest.raises(ValidationFailed):
         api_answer(tenant_a, score=8, external_id="x" * 101)
+
+
+def test_forgetting_an_erased_persons_comments_keeps_their_scores(a_send):
+    answer(a_send, 2, comment="My manager Bob Smith hates it")
+    with workspace_scope(a_send.workspace):
+        assert svc.forget_comments(advocate=a_send.advocate) == 1
+    with scopes_disabled():
+        response = SurveyResponse.objects.get()
+    assert (response.score, response.comment) == (2, "")
+    assert "Bob" not in detractor_tasks(a_send.advocate)[0].detail
+
+
+def test_erasing_an_advocate_blanks_their_nps_comments_and_detractor_task(tenant_a):
+    from advocacy.models import Task, TaskKind
+    from advocacy.scoping import workspace_scope
+    from advocacy.services.advocates import erase_advocate
+    from nps.models import SurveyResponse
+    from nps.services import record_api_response
+    from tests.factories import AdvocateFactory
+
+    ws = tenant_a.workspace
+    with workspace_scope(ws):
+        person = AdvocateFactory(workspace=ws)
+        response, _ = record_api_response(workspace=ws, advocate=person, score=2, comment="Support never answers me")
+        erase_advocate(advocate=person, actor=tenant_a.owner)
+        response = SurveyResponse.objects.get(pk=response.pk)
+        assert response.comment == ""
+        assert response.score == 2
+        task = Task.objects.get(advocate=person, kind=TaskKind.DETRACTOR)
+        assert "Support never answers" not in task.detail

@@ -1,4 +1,4 @@
-"""NPS maths (PRODUCT.md "NPS surveys"): NPS = 100 × (promoters − detractors) / responses,
+"""NPS maths (PRODUCT.md "NPS surveys"): NPS = 100 x (promoters - detractors) / responses,
 one decimal with halves away from zero, null with no responses; response rate = responses /
 people sent."""
 
@@ -33,7 +33,7 @@ def test_all_promoters_is_exactly_100_and_all_detractors_exactly_minus_100():
     (2, 1, 0, "66.7"),           # 200 / 3 = 66.666…
     (0, 1, 2, "-66.7"),          # -200 / 3
     (1, 2, 0, "33.3"),           # 100 / 3 = 33.333…
-    (5, 3, 2, "30.0"),           # 100 × 3 / 10
+    (5, 3, 2, "30.0"),           # 100 x 3 / 10
     (50, 30, 20, "30.0"),
     (1, 5, 0, "16.7"),           # 100 / 6 = 16.666…
     (3, 4, 1, "25.0"),           # 200 / 8
@@ -47,10 +47,10 @@ def test_mixed_answers_computed_by_hand(promoters, passives, detractors, expecte
 
 
 def test_halves_round_away_from_zero():
-    # 100 × 1 / 8 = 12.5 (exact); 100 × 49 / 400 = 12.25 → 12.3; and its negative → -12.3.
+    # 100 x 1 / 8 = 12.5 (exact); 100 x 49 / 400 = 12.25 → 12.3; and its negative → -12.3.
     assert nps(49, 351, 0) == Decimal("12.3")
     assert nps(0, 351, 49) == Decimal("-12.3")
-    # 100 × 1 / 16 = 6.25 → 6.3
+    # 100 x 1 / 16 = 6.25 → 6.3
     assert nps(1, 15, 0) == Decimal("6.3")
 
 

@@ -101,6 +101,33 @@ def test_overview_ignores_bad_query_strings(client, tenant_a, query):
     assert client.get(url("nps_overview", tenant_a) + "?" + query).status_code == 200
 
 
+def test_overview_period_limits_the_workspace_figures(client, tenant_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    survey = SurveyFactory(workspace=tenant_a.workspace)
+    answers(survey, [0, 0], answered_at=timezone.now() - timedelta(days=100))
+    answers(survey, [10])
+    client.force_login(tenant_a.manager)
+    assert "-33.3 NPS" in text(client.get(url("nps_overview", tenant_a)))
+    assert "100.0 NPS" in text(client.get(url("nps_overview", tenant_a) + "?period=30"))
+    since = (timezone.localdate() - timedelta(days=101)).isoformat()
+    until = (timezone.localdate() - timedelta(days=99)).isoformat()
+    assert "-100.0 NPS" in text(client.get(url("nps_overview", tenant_a) + f"?period=custom&since={since}&until={until}"))
+    swapped = client.get(url("nps_overview", tenant_a) + f"?period=custom&since={until}&until={since}")
+    assert "-100.0 NPS" in text(swapped)
+
+
+@pytest.mark.parametrize("query", ["period=custom&since=2026-13-01", "period=custom&since=9999-01-01",
+                                   "period=custom&since=\u0662\u0660\u0662\u0666-01-01", "period=7000", "period=%00",
+                                   "period=custom&until=1999-12-31"])
+def test_overview_refuses_bad_periods_with_a_message_not_a_500(client, tenant_a, query):
+    client.force_login(tenant_a.manager)
+    response = client.get(url("nps_overview", tenant_a) + "?" + query)
+    assert response.status_code == 200 and "not understood" in text(response)
+
+
 def test_nav_has_an_nps_link(client, tenant_a):
     client.force_login(tenant_a.manager)
     response = client.get(url("manager_home", tenant_a))

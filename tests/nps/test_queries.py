@@ -26,17 +26,25 @@ def _answers(survey, scores, **kwargs):
     return [SurveyResponseFactory(send=SurveySendFactory(survey=survey), score=s, **kwargs) for s in scores]
 
 
-def test_survey_figures_count_the_three_groups_and_distinct_people_sent(tenant_a, django_assert_num_queries):
+def test_survey_figures_count_the_three_groups_and_the_people_sent(tenant_a, django_assert_num_queries):
     survey = SurveyFactory(workspace=tenant_a.workspace)
     _answers(survey, [10, 9, 8, 3])
-    person = AdvocateFactory(workspace=tenant_a.workspace)
-    SurveySendFactory(survey=survey, advocate=person, round=1)
-    SurveySendFactory(survey=survey, advocate=person, round=2)  # one person, two rounds: sent once
+    SurveySendFactory(survey=survey)
     with workspace_scope(tenant_a.workspace), django_assert_num_queries(1):
         f = queries.survey_figures(survey)
     assert (f.promoters, f.passives, f.detractors, f.sent) == (2, 1, 1, 5)
     assert f.nps == Decimal("25.0")
     assert f.response_rate == Decimal("80.0")
+
+
+def test_a_person_asked_in_two_rounds_counts_in_each_so_the_rate_never_passes_100(tenant_a):
+    survey = SurveyFactory(workspace=tenant_a.workspace, schedule="recurring", every_days=90)
+    person = AdvocateFactory(workspace=tenant_a.workspace)
+    for round_no in (1, 2):
+        SurveyResponseFactory(send=SurveySendFactory(survey=survey, advocate=person, round=round_no), score=10)
+    with workspace_scope(tenant_a.workspace):
+        f = queries.survey_figures(survey)
+    assert (f.responses, f.sent, f.response_rate) == (2, 2, Decimal("100.0"))
 
 
 def test_a_survey_nobody_answered_has_no_nps_and_no_rate_without_sends(tenant_a):

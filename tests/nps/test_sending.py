@@ -21,7 +21,14 @@ from nps.models import Survey, SurveySend, SurveyStatus
 from nps.tokens import read_token
 from programs.fatigue import offer_hold
 from programs.services import create_offers
-from tests.factories import AdvocateFactory, AskFactory, ProgramFactory, SurveyFactory, SurveySendFactory, TagFactory
+from tests.factories import (
+    AdvocateFactory,
+    AskFactory,
+    ProgramFactory,
+    SurveyFactory,
+    SurveySendFactory,
+    TagFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -172,6 +179,16 @@ def test_a_round_sent_twice_in_a_row_sends_nobody_twice(tenant_a):
         assert SurveySend.objects.filter(survey=survey).count() == 4
         assert Contact.objects.filter(kind=ContactKind.SURVEY).count() == 4
     assert set(holds_of(survey).values()) == {HoldReason.SURVEY_THROTTLE}
+
+
+def test_a_survey_paused_after_the_job_read_it_sends_nothing(tenant_a):
+    survey = survey_of(tenant_a)
+    with workspace_scope(tenant_a.workspace):
+        read_by_the_job = Survey.objects.get(pk=survey.pk)
+        svc.pause_survey(survey=Survey.objects.get(pk=survey.pk), actor=tenant_a.manager)
+        result = svc.send_round(survey=read_by_the_job)
+    assert result.sent == 0
+    assert sends_of(survey) == {}
 
 
 def test_a_stale_copy_of_a_survey_claims_no_second_round(tenant_a):

@@ -159,3 +159,12 @@ def test_a_survey_never_sent_is_deleted_and_one_with_sends_is_refused(tenant_a):
         assert "Pause it instead" in exc.value.message
         assert Survey.objects.filter(pk=sent.pk).exists()
         assert AuditLog.objects.filter(action="survey.deleted").count() == 1
+
+
+def test_a_done_survey_can_be_renamed_but_not_reopened_by_an_edit(tenant_a):
+    survey = SurveyFactory(workspace=tenant_a.workspace, status=SurveyStatus.DONE)
+    with workspace_scope(tenant_a.workspace):
+        survey = svc.update_survey(survey=survey, actor=tenant_a.manager, data={"name": "Spring 2026", "status": "done"})
+        assert (survey.name, survey.status) == ("Spring 2026", SurveyStatus.DONE)
+        with pytest.raises(InvalidTransition):
+            svc.update_survey(survey=survey, actor=tenant_a.manager, data={"status": "active"})
