@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
         "CatalogItemKindEnum": "rewards.models.ItemKind",
         "LedgerEntryKindEnum": "rewards.models.EntryKind",
         "TaskKindEnum": "advocacy.models.TaskKind",
+        "StageEnum": "advocacy.models.Stage",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -312,10 +312,14 @@ def main() -> None:
                 print(f"-- {float(q['time']) * 1000:.0f} ms: {q['sql'][:140]}")
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
-                    for q in queries.captured_queries:
-                        if q["sql"].startswith(("INSERT", "DELETE")):
+                    for q in queries.captured_queries:  # replayed in order, the writes explained
+                        if q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")):
+                            continue
+                        if q["sql"].startswith(("INSERT", "DELETE", "CREATE TEMPORARY")):
                             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + q["sql"])
                             print("\n".join(r[0] for r in cursor.fetchall()))
+                        else:
+                            cursor.execute(q["sql"])
                     raise RuntimeError("rollback")
             except RuntimeError:
                 pass

@@ -114,6 +114,16 @@ def rotation(database_url: str | None) -> None:
     subprocess.run([sys.executable, str(Path(__file__).with_name("rotation.py"))], env=env, check=True)
 
 
+def rollup(database_url: str | None) -> None:
+    """The daily rollup of one day over 1M events against a hand-written GROUP BY (bench/rollup.py)."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    subprocess.run([sys.executable, str(Path(__file__).with_name("rollup.py"))], env=env, check=True)
+
+
 def redirect(database_url: str | None) -> None:
     """/r/<code> against a bare redirect view on one gunicorn server (bench/redirect.py)."""
     import subprocess
@@ -128,4 +138,5 @@ if __name__ == "__main__":
     given = os.environ.get("DATABASE_URL")
     main()
     rotation(given)
+    rollup(given)
     redirect(given)

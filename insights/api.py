@@ -14,6 +14,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_serializer,
     extend_schema_view,
 )
 from rest_framework import serializers
@@ -100,6 +101,7 @@ class KpisSerializer(serializers.Serializer):
     win_rate = WinRateSerializer()
 
 
+@extend_schema_serializer(many=False)  # the answer of a list route, but one report, not an array
 class MetricsSerializer(serializers.Serializer):
     from_ = serializers.DateField(help_text="First day (included), in the workspace's time zone.")
     to = serializers.DateField(help_text="Last day (included).")
@@ -209,6 +211,9 @@ class ProgramCostSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_by", "created_at"]
 
 
+NO_PROGRAM = OpenApiResponse(OpenApiTypes.OBJECT, description="No such cost, or no such program in this workspace")
+
+
 class ProgramCostFilter(django_filters.FilterSet):
     program = django_filters.ModelChoiceFilter(queryset=lambda request: Program.objects.all())
     category = django_filters.ChoiceFilter(choices=CostCategory.choices)
@@ -224,9 +229,10 @@ class ProgramCostFilter(django_filters.FilterSet):
     list=extend_schema(summary="List program costs", description="Newest first. Filter by `program`, `category`, "
                                                                  "`incurred_from` and `incurred_to`."),
     retrieve=extend_schema(summary="A program cost"),
-    create=extend_schema(summary="Record a program cost", description="Audited. 404 for a program of another workspace."),
-    update=extend_schema(summary="Replace a program cost"),
-    partial_update=extend_schema(summary="Change a program cost"),
+    create=extend_schema(summary="Record a program cost", description="Audited. 404 for a program of another workspace.",
+                         responses={201: ProgramCostSerializer, 404: NO_PROGRAM}),
+    update=extend_schema(summary="Replace a program cost", responses={200: ProgramCostSerializer, 404: NO_PROGRAM}),
+    partial_update=extend_schema(summary="Change a program cost", responses={200: ProgramCostSerializer, 404: NO_PROGRAM}),
     destroy=extend_schema(summary="Delete a program cost", responses={204: None}),
 )
 class ProgramCostViewSet(CrudViewSet):

@@ -225,7 +225,7 @@ def signal_values(facts: Facts, *, now: datetime, zone) -> dict[str, tuple[float
         else:
             out["tenure"] = (days / TENURE_FULL_DAYS, f"Customer for {_years(days)} ({since})")
     elif facts.customer_since:
-        out["tenure"] = (0.0, f"Customer from {facts.customer_since:%-d %b %Y}, not yet")
+        out["tenure"] = (0.0, f"Customer from {_day(facts.customer_since, zone)}, not yet")
     else:
         out["tenure"] = (0.0, "Customer since: not known")
 
@@ -460,6 +460,9 @@ def recompute_scores(*, workspace: Workspace, advocate_ids: list[int] | None = N
         advocate_ids = sorted({int(i) for i in advocate_ids})
         if not advocate_ids:
             return 0
+        if len(advocate_ids) > CHUNK:  # keeps the statement's parameters few (SQLite caps them)
+            return sum(recompute_scores(workspace=workspace, advocate_ids=advocate_ids[i:i + CHUNK], now=now)
+                       for i in range(0, len(advocate_ids), CHUNK))
     weights = score_weights(workspace)
     zone = workspace_zone(workspace)
     sql, params = facts_query(workspace, advocate_ids, now)

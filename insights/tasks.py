@@ -73,4 +73,4 @@ def recompute_advocate_scores(self, *, workspace_id: int, advocate_ids: list[int
     """After the events that change them (insights/signals.py): these people's scores."""
     from .scores import recompute_scores as run
 
-    return run(workspace=Workspace.objects.get(pk=workspace_id), advocate_ids=[int(i) for i in advocate_ids][:10_000])
+    return run(workspace=Workspace.objects.get(pk=workspace_id), advocate_ids=[int(i) for i in advocate_ids])

@@ -220,6 +220,7 @@ class SurveyViewSet(CrudViewSet):
     @action(detail=True, methods=["get"])
     def summary(self, request, pk=None):
         survey = self.get_object()
+        survey.workspace = self.workspace
         return Response(SummarySerializer(summary_of(survey, _months(request.query_params.get("months")))).data)
 
     @extend_schema(

@@ -46,7 +46,7 @@ FOLLOW_UP_NOTES = ["Called them: fix shipped, they are happy again.", "Met with 
 
 def _score(rng: random.Random, month_index: int) -> int:
     """Scores drift up over the year (the product improved): more promoters later."""
-    promoter, passive = 0.40 + 0.03 * month_index, 0.30
+    promoter, passive = 0.34 + 0.015 * month_index, 0.30
     draw = rng.random()
     if draw < promoter:
         return rng.choice([9, 10])
@@ -100,12 +100,13 @@ def seed(*, workspace: Workspace, rng: random.Random) -> str:
         status=SurveyStatus.ACTIVE, rounds=ROUNDS, last_run_at=first_round + timedelta(days=90 * (ROUNDS - 1)),
         next_run_at=first_round + timedelta(days=90 * ROUNDS),
     )
-    # The older detractor follow-ups were handled; the last month's wait for the manager.
+    # The older detractor follow-ups were handled; the last month's (and the latest) wait for the manager.
     closed = 0
-    for task in Task.objects.filter(workspace=workspace, kind="detractor", status=Task.Status.OPEN,
-                                    dedupe_key__startswith="nps-detractor:").order_by("id"):
-        response = survey.responses.filter(follow_up_task=task).first()
-        if response is not None and response.answered_at < now - timedelta(days=30):
+    followed = list(survey.responses.filter(follow_up_task__status=Task.Status.OPEN)
+                    .select_related("follow_up_task").order_by("answered_at", "id"))
+    for response in followed[:-1]:  # the latest detractor's follow-up stays open, whatever its date
+        task = response.follow_up_task
+        if response.answered_at < now - timedelta(days=30):
             close_task(task=task, actor=actor, notes=local.choice(FOLLOW_UP_NOTES))
             closed += 1
     open_tasks = Task.objects.filter(workspace=workspace, kind="detractor", status=Task.Status.OPEN).count()

@@ -74,7 +74,9 @@ class NpsView(ManagerView, _WorkspaceTime):
         return context
 
     def survey(self, survey_id: int) -> Survey:
-        return get_object_or_404(Survey.objects.filter(workspace=self.workspace).select_related("audience_tag"), pk=survey_id)
+        survey = get_object_or_404(Survey.objects.filter(workspace=self.workspace).select_related("audience_tag"), pk=survey_id)
+        survey.workspace = self.workspace  # the question and the figures read it: no second fetch
+        return survey
 
 
 def _months(request) -> int:
@@ -96,10 +98,18 @@ def _period(view) -> tuple[PeriodForm, dict]:
     return form, form.values()
 
 
-def _trend_context(workspace, survey=None, months=12) -> dict:
+def _keep(request, *drop: str) -> str:
+    """The page's query string without ``drop`` (links that change one thing keep the rest)."""
+    query = request.GET.copy()
+    for name in drop:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def _trend_context(request, workspace, survey=None, months=12) -> dict:
     trend = queries.trend_by_month(workspace, survey=survey, months=months)
     return {"trend": trend, "chart": trend_svg(trend, title=f"NPS by month, the last {months} months"), "months": months,
-            "month_choices": list(TREND_MONTHS)}
+            "month_choices": list(TREND_MONTHS), "keep": _keep(request, "months", "page")}
 
 
 class OverviewView(NpsView):
@@ -112,10 +122,10 @@ class OverviewView(NpsView):
         page = Paginator(rows.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
         return TemplateResponse(request, "manager/nps/overview.html", self.get_context_data(
             overall=queries.figures(self.workspace, start=period["start"], end=period["end"]), period_form=period_form,
-            period=period, periods=PERIODS, page=page, query=urlencode({"months": months}),
+            period=period, periods=PERIODS, page=page, query=_keep(request, "page"),
             rows=[(s, queries.row_figures(s), queries.audience_label(s)) for s in page.object_list],
             detractor_tasks=queries.open_detractor_tasks(self.workspace),
-            **_trend_context(self.workspace, months=months),
+            **_trend_context(request, self.workspace, months=months),
         ))
 
 
@@ -163,7 +173,7 @@ class SurveyDetailView(NpsView):
             form=form, values=values, page=page, query=query,
             held=list(held[:HELD_SHOWN]), held_count=held.count(),
             actions=available_actions(survey), detractor_tasks=queries.open_detractor_tasks(self.workspace),
-            **_trend_context(self.workspace, survey=survey, months=months),
+            **_trend_context(request, self.workspace, survey=survey, months=months),
         ))
 
 

@@ -153,6 +153,17 @@ def test_send_now_sends_a_round_and_says_how_many(api_a, tenant_a):
         assert set(SurveySend.objects.values_list("advocate_id", flat=True)) == {p.pk for p in people}
 
 
+def test_send_now_with_an_idempotency_key_replays_instead_of_sending_another_round(api_a, tenant_a):
+    survey = SurveyFactory(workspace=tenant_a.workspace, status="active", schedule="recurring", every_days=30)
+    AdvocateFactory(workspace=tenant_a.workspace)
+    first = api_a.post(f"{SURVEYS}{survey.pk}/send/", HTTP_IDEMPOTENCY_KEY="send-1")
+    again = api_a.post(f"{SURVEYS}{survey.pk}/send/", HTTP_IDEMPOTENCY_KEY="send-1")
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    with scopes_disabled():
+        assert Survey.objects.get(pk=survey.pk).rounds == 1
+
+
 def test_send_now_of_a_done_survey_is_409(api_a, tenant_a):
     survey = SurveyFactory(workspace=tenant_a.workspace, status="done", rounds=1)
     error_of(api_a.post(f"{SURVEYS}{survey.pk}/send/"), 409)

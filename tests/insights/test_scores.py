@@ -408,3 +408,12 @@ def test_signal_values_are_rounded_and_within_0_and_1(ws):
             assert 0 <= a.score <= 100
             assert all(0 <= s["value"] <= 1 for s in a.score_breakdown["signals"].values())
     assert tuple(DEFAULT_WEIGHTS) == scores.SIGNALS
+
+
+def test_many_people_are_recomputed_in_chunks(ws, monkeypatch):
+    monkeypatch.setattr(scores, "CHUNK", 2)
+    people = [AdvocateFactory(workspace=ws) for _ in range(5)]
+    with workspace_scope(ws):
+        assert recompute_scores(workspace=ws, advocate_ids=[p.pk for p in people], now=NOW) == 5
+        assert recompute_scores(workspace=ws, now=NOW) == 6
+        assert not Advocate.objects.filter(score_breakdown={}).exists()

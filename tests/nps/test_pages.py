@@ -81,6 +81,31 @@ def test_overview_links_the_open_detractor_follow_ups(client, tenant_a):
     assert "tasks/?status=open&amp;kind=detractor" in response.content.decode()
 
 
+# session, user, membership, the workspace's figures, the trend, the open detractor
+# follow-ups, the surveys' count and page (with their figures), the nav's memberships
+OVERVIEW_QUERIES = 9
+# session, user, membership, the survey, its figures, the trend, three breakdowns, the
+# answers' count and page, the held-back count and rows, the detractor follow-ups, the nav
+SURVEY_QUERIES = 15
+# session, user, membership, the answers' count and page, three breakdowns, the nav
+RESPONSES_QUERIES = 9
+
+
+def test_list_pages_queries_are_pinned(client, tenant_a, django_assert_num_queries):
+    survey = SurveyFactory(workspace=tenant_a.workspace)
+    answers(survey, [10, 3])
+    client.force_login(tenant_a.viewer)
+    for _ in range(2):
+        with django_assert_num_queries(OVERVIEW_QUERIES):
+            assert client.get(url("nps_overview", tenant_a)).status_code == 200
+        with django_assert_num_queries(SURVEY_QUERIES):
+            assert client.get(url("nps_survey", tenant_a, survey.pk)).status_code == 200
+        with django_assert_num_queries(RESPONSES_QUERIES):
+            assert client.get(url("nps_responses", tenant_a)).status_code == 200
+        answers(survey, [0, 5, 7, 9, 10])
+        answers(SurveyFactory(workspace=tenant_a.workspace), [1, 9])
+
+
 def test_overview_runs_a_fixed_number_of_queries_whatever_the_number_of_surveys(client, tenant_a):
     client.force_login(tenant_a.manager)
     SurveyFactory(workspace=tenant_a.workspace)
@@ -111,7 +136,9 @@ def test_overview_period_limits_the_workspace_figures(client, tenant_a):
     answers(survey, [10])
     client.force_login(tenant_a.manager)
     assert "-33.3 NPS" in text(client.get(url("nps_overview", tenant_a)))
-    assert "100.0 NPS" in text(client.get(url("nps_overview", tenant_a) + "?period=30"))
+    last_30 = client.get(url("nps_overview", tenant_a) + "?period=30")
+    assert "100.0 NPS" in text(last_30)
+    assert "?period=30&amp;months=6" in last_30.content.decode()  # the trend's links keep the period
     since = (timezone.localdate() - timedelta(days=101)).isoformat()
     until = (timezone.localdate() - timedelta(days=99)).isoformat()
     assert "-100.0 NPS" in text(client.get(url("nps_overview", tenant_a) + f"?period=custom&since={since}&until={until}"))

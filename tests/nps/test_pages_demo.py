@@ -31,7 +31,9 @@ def test_demo_seeds_a_year_of_answers_a_detractor_task_and_adas_prompt_and_rerun
         assert answers.exclude(comment="").exists()
         months = [m for m, f in queries.trend_by_month(tenant_a.workspace, survey=survey) if f.responses]
         assert len(months) >= 9
-        assert Task.objects.filter(kind=TaskKind.DETRACTOR).exists()
+        assert Task.objects.filter(kind=TaskKind.DETRACTOR, status=Task.Status.OPEN).exists()
+        detractors = answers.filter(category="detractor").count()
+        assert 5 <= detractors <= 40
         prompt = queries.open_prompt(ada)
         assert prompt is not None and prompt.survey.name == demo.ONBOARDING
         second = demo.seed(workspace=tenant_a.workspace, rng=random.Random(1))
