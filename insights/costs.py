@@ -68,6 +68,19 @@ def _clean(workspace: Workspace, data: dict[str, Any], *, partial: bool) -> dict
     return clean
 
 
+def _refresh_rollups(workspace: Workspace, *days: date) -> None:
+    """After the commit, roll the changed days up again so DailyMetric.program_costs follows
+    (the dashboard reads costs from ProgramCost directly, so it is current even before)."""
+    from advocacy.tasks import enqueue
+
+    from .periods import MAX_DAYS, local_today
+    from .tasks import rollup_workspace
+
+    today = local_today(workspace)
+    for days_ago in sorted({(today - d).days for d in days if d <= today and (today - d).days < MAX_DAYS}):
+        enqueue(rollup_workspace, workspace_id=workspace.pk, days_ago=days_ago)
+
+
 def _describe(cost: ProgramCost) -> dict[str, Any]:
     return {"cost": cost.pk, "program": cost.program_id, "category": cost.category, "amount": str(cost.amount),
             "incurred_on": cost.incurred_on.isoformat()}
@@ -82,6 +95,7 @@ def create_cost(*, workspace: Workspace, actor, program: Program, category: str,
     log_action(workspace=workspace, actor=actor, action="program_cost.created",
                message=f"Cost of {cost.amount} {workspace.currency} ({cost.get_category_display().lower()}) recorded for "
                        f"{program.name} on {cost.incurred_on:%-d %b %Y}", data=_describe(cost))
+    _refresh_rollups(workspace, cost.incurred_on)
     return cost
 
 
@@ -90,6 +104,7 @@ def update_cost(*, cost: ProgramCost, actor, data: dict[str, Any]) -> ProgramCos
     workspace = cost.workspace
     cost = ProgramCost.objects.select_for_update().get(pk=cost.pk, workspace=workspace)
     clean = _clean(workspace, data, partial=True)
+    before = cost.incurred_on
     changed = [k for k, v in clean.items() if getattr(cost, k) != v]
     for k in changed:
         setattr(cost, k, clean[k])
@@ -98,6 +113,7 @@ def update_cost(*, cost: ProgramCost, actor, data: dict[str, Any]) -> ProgramCos
         log_action(workspace=workspace, actor=actor, action="program_cost.updated",
                    message=f"Cost of {cost.program.name} on {cost.incurred_on:%-d %b %Y} changed: {', '.join(changed)}",
                    data={**_describe(cost), "changed": changed})
+        _refresh_rollups(workspace, before, cost.incurred_on)
     return cost
 
 
@@ -108,4 +124,5 @@ def delete_cost(*, cost: ProgramCost, actor) -> None:
     log_action(workspace=workspace, actor=actor, action="program_cost.deleted",
                message=f"Cost of {cost.amount} {workspace.currency} for {cost.program.name} on {cost.incurred_on:%-d %b %Y} deleted",
                data=_describe(cost))
+    _refresh_rollups(workspace, cost.incurred_on)
     cost.delete()

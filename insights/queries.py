@@ -82,6 +82,11 @@ CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
 
 
+def money(value) -> Decimal:
+    """An amount as a Decimal with two places (SQLite hands sums of decimals back as numbers)."""
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
 def _rows(workspace: Workspace, program: Program | None):
     rows = DailyMetric.objects.filter(workspace=workspace)
     return rows.filter(program=program) if program is not None else rows.filter(program__isnull=True)
@@ -127,7 +132,7 @@ class Metrics:
         self.rows = list(_rows(workspace, program).filter(day__gte=period.start, day__lte=period.end)
                          .order_by("day").values(*self.FIELDS))
         self.costs_by_day = {
-            r["incurred_on"]: r["total"] or Decimal("0")
+            r["incurred_on"]: money(r["total"])
             for r in _costs(workspace, program).filter(incurred_on__gte=period.start, incurred_on__lte=period.end)
             .values("incurred_on").annotate(total=Sum("amount")).order_by()
         }
@@ -325,12 +330,14 @@ def program_table(workspace: Workspace, period: Period, programs: Iterable[Progr
             "period": {name.removeprefix("p_"): v for name, v in g.items() if name.startswith("p_")},
             "to_date": {name.removeprefix("d_"): v for name, v in g.items() if name.startswith("d_")},
             "active_advocates": active.get(program.pk, 0),
-            "costs": c.get("p") or Decimal("0.00"),
-            "costs_to_date": c.get("d") or Decimal("0.00"),
+            "costs": money(c.get("p")),
+            "costs_to_date": money(c.get("d")),
         }
         for scope in ("period", "to_date"):
             for key in [*PROGRAM_SUMS, *(f"proof:{k}" for k in PROOF_KINDS)]:
-                row[scope].setdefault(key, Decimal("0.00") if key in MONEY else 0)
+                value = row[scope].get(key) or 0
+                # SQLite hands sums of decimals back as numbers: the same Decimal on both backends
+                row[scope][key] = money(value) if key in MONEY else int(value)
         period_totals = {"referral_revenue": row["period"]["referral_revenue"], "revenue_won": row["period"]["revenue_won"],
                          "program_costs": row["costs"]}
         row["roi"] = roi(period_totals)

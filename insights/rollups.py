@@ -184,6 +184,8 @@ def _rollup_chunk(*, workspace: Workspace, start: date, end: date) -> None:
     with workspace_scope(workspace), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, workspace.pk])
+            # JIT compiling these one-off aggregates costs ~100 ms a statement and saves nothing.
+            cursor.execute("SET LOCAL jit = off")
         ops = connection.ops
         bounds = [workspace.pk, ops.adapt_datefield_value(start), ops.adapt_datefield_value(end)]
         cursor.execute(f"DELETE FROM {METRIC_TABLE} WHERE workspace_id = %s AND day >= %s AND day <= %s", bounds)
@@ -417,8 +419,9 @@ def _write_people(cursor, r: _Range, bounds: list) -> None:
         [r.workspace.pk],
     )
     cursor.execute(
-        f"DELETE FROM {PEOPLE_TABLE} WHERE workspace_id = %s AND day >= %s AND day <= %s AND NOT EXISTS "
-        f"(SELECT 1 FROM {WORK_TABLE} t WHERE t.advocate_id = {PEOPLE_TABLE}.advocate_id AND t.day = {PEOPLE_TABLE}.day)",
+        # NOT IN over the work table: one hash of it, not a probe per row of the range.
+        f"DELETE FROM {PEOPLE_TABLE} WHERE workspace_id = %s AND day >= %s AND day <= %s "
+        f"AND (advocate_id, day) NOT IN (SELECT t.advocate_id, t.day FROM {WORK_TABLE} t)",
         bounds,
     )
 

@@ -28,14 +28,18 @@ Signals (``now`` is the moment of the recompute):
 The breakdown: ``{"signals": {name: {"label", "value", "weight", "points", "why"}},
 "computed_at": iso}``, where ``points`` is the signal's contribution to the score
 (100 * weight*value / sum of weight, one decimal), so the points add up to the score (within
-rounding).
+rounding). Erased people are left out: erasure blanks their breakdown and it stays blank.
 
-``recompute_scores`` is set-based: one query joins the advocates to one uncorrelated
-``GROUP BY`` subquery per source table (each compiled from an ORM queryset), streamed with a
-server-side cursor on Postgres; the results are written back in chunks of 2,000 (one
-``UPDATE … FROM jsonb_to_recordset(…)`` per chunk on Postgres, ``bulk_update`` on SQLite), each chunk in
-its own transaction so a workspace of a million people never holds its rows locked for
-long. ``updated_at`` is left alone: a nightly score change is not an edit of the person.
+``recompute_scores`` is set-based: one query stacks the advocates and one uncorrelated
+subquery per source table (``GROUP BY advocate``; a ranked one for the latest NPS answer),
+each compiled from an ORM queryset, with ``UNION ALL`` and folds them by person (no join
+whose plan could go quadratic on stale statistics). It is streamed with a server-side
+cursor on Postgres (declared WITH HOLD outside a transaction, so it outlives each chunk's
+commit). The results
+are written back in chunks of 2,000: one ``UPDATE … FROM jsonb_to_recordset(…)`` per chunk
+on Postgres, ``bulk_update`` on SQLite, each chunk in its own transaction so a workspace of
+a million people never holds its rows locked for long. ``updated_at`` is left alone: a
+nightly score change is not an edit of the person.
 """
 
 from __future__ import annotations
@@ -221,7 +225,7 @@ def signal_values(facts: Facts, *, now: datetime, zone) -> dict[str, tuple[float
         days = (today - facts.customer_since).days
         since = f"since {facts.customer_since:%b %Y}"
         if days >= TENURE_FULL_DAYS:
-            out["tenure"] = (1.0, f"Customer for {_years(days)} ({since}): 3 years or more counts in full")
+            out["tenure"] = (1.0, f"Customer for {_years(days)} ({since})")
         else:
             out["tenure"] = (days / TENURE_FULL_DAYS, f"Customer for {_years(days)} ({since})")
     elif facts.customer_since:
@@ -365,25 +369,42 @@ def _sources(workspace: Workspace, advocate_ids: list[int] | None, now: datetime
     ]
 
 
+# The type of each fact column, so the NULLs that stand for it in the other branches of the
+# UNION ALL resolve on Postgres (SQLite needs no casts).
+FACT_TYPES = {
+    "customer_since": "date", "last_activity_at": "timestamptz", "score": "integer", "category": "text",
+    "answered_at": "timestamptz", "engaged": "bigint", "proof_events": "bigint", "approved": "bigint",
+    "proof_asks": "bigint", "accepted": "bigint", "answered": "bigint", "last_accepted": "timestamptz",
+    "last_submitted": "timestamptz", "converted": "bigint", "last_referral": "timestamptz",
+}
+
+
 def facts_query(workspace: Workspace, advocate_ids: list[int] | None, now: datetime) -> tuple[str, list]:
-    """The one statement that reads every advocate's facts (advocates of ``advocate_ids``
-    only, when given): the advocates LEFT JOINed to each grouped subquery."""
+    """The one statement that reads every advocate's facts (of ``advocate_ids`` only, when
+    given; erased people never): the advocates and each grouped subquery stacked with
+    ``UNION ALL`` and folded into one row per person (``GROUP BY``). No join: a nested loop
+    chosen on stale statistics cannot turn it quadratic; its cost is a scan of each source."""
     qn = connection.ops.quote_name
-    table = qn(Advocate._meta.db_table)
-    columns = ["a.id", "a.customer_since", "a.last_activity_at"]
-    joins: list[str] = []
-    params: list = []
-    for alias, qs, cols in _sources(workspace, advocate_ids, now):
-        sql, sub_params = qs.query.sql_with_params()
-        joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}.advocate_id = a.id")
-        params.extend(sub_params)
-        columns.extend(f"{alias}.{qn(c)}" for c in cols)
-    where = "a.workspace_id = %s"
-    params.append(workspace.pk)
+    people = Advocate.objects.filter(workspace=workspace, erased_at__isnull=True)
     if advocate_ids is not None:
-        where += f" AND a.id IN ({', '.join(['%s'] * len(advocate_ids))})"
-        params.extend(advocate_ids)
-    return f"SELECT {', '.join(columns)} FROM {table} a {' '.join(joins)} WHERE {where} ORDER BY a.id", params
+        people = people.filter(pk__in=advocate_ids)
+    sources = [("p", people.order_by().values("id", "customer_since", "last_activity_at"), "id",
+                ["customer_since", "last_activity_at"])]
+    sources += [(alias, qs, "advocate_id", cols) for alias, qs, cols in _sources(workspace, advocate_ids, now)]
+    columns = [c for *_, cols in sources for c in cols]
+    assert columns == list(FACT_TYPES)
+    null = {c: f"CAST(NULL AS {t})" if connection.vendor == "postgresql" else "NULL" for c, t in FACT_TYPES.items()}
+    branches: list[str] = []
+    params: list = []
+    for alias, qs, key, cols in sources:
+        sql, sub_params = qs.query.sql_with_params()
+        picked = [f"{alias}.{qn(c)} AS f{i}" if c in cols else f"{null[c]} AS f{i}" for i, c in enumerate(columns)]
+        person = "1" if alias == "p" else "NULL"
+        branches.append(f"SELECT {alias}.{qn(key)} AS k, {person} AS person, {', '.join(picked)} FROM ({sql}) {alias}")
+        params.extend(sub_params)
+    folded = ", ".join(f"MAX(u.f{i})" for i in range(len(columns)))
+    return (f"SELECT u.k, {folded} FROM ({' UNION ALL '.join(branches)}) u "
+            f"GROUP BY u.k HAVING MAX(u.person) = 1 ORDER BY u.k"), params
 
 
 def _aware(value) -> datetime | None:

@@ -26,7 +26,7 @@ from . import charts, queries
 from .costs import create_cost, delete_cost, update_cost
 from .forms import CostFilterForm, CostForm
 from .models import ProgramCost
-from .periods import PERIODS, Period, granularity_from_query, period_from_query
+from .periods import GRANULARITIES, PERIODS, Period, granularity_from_query, period_from_query
 
 PAGE_SIZE = 50
 TREND_CHARTS = [("active_advocates", "Active advocates"), ("completions", "Asks completed"),
@@ -106,6 +106,7 @@ class DashboardView(ManagerView):
             "program_rows": program_rows,
             "computed_at": metrics.computed_at,
             "periods": PERIODS, "granularities": ["day", "week", "month"],
+            "granularity_asked": self.request.GET.get("granularity") if self.request.GET.get("granularity") in GRANULARITIES else "",
             "query": self.request.GET.urlencode(),
             "can_write": self.membership.has_role(Role.MANAGER),
         }

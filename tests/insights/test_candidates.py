@@ -293,3 +293,13 @@ def test_the_advocates_page_shows_the_score_breakdown(client, tenant_a):
     assert "Advocacy score: 7 / 100" in body  # nps 0.3x20 + engagement 0.05x20 = 7
     assert "1 engagement event in the last 90 days" in body and "No NPS answer yet" in body
     assert body.index("Latest NPS") < body.index("Tenure") < body.index("Recent activity")
+
+
+def test_the_score_page_shows_how_scores_are_spread(client, tenant_a, tenant_b):
+    for score in (5, 25, 30, 85, 100):
+        candidate(tenant_a, score)
+    AdvocateFactory(workspace=tenant_b.workspace, stage=Stage.CANDIDATE)
+    client.force_login(tenant_a.viewer)
+    body = text(client.get(url("insights_score", tenant_a)))
+    # the fixture's advocate scores 0
+    assert "0 to 19 2 20 to 39 2 40 to 59 0 60 to 79 0 80 to 100 2" in body

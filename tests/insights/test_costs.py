@@ -201,3 +201,35 @@ def test_the_api_refuses_bad_input_with_400_json(tenant_a, api_a, body):
     response = api_a.post("/api/v1/program-costs/", data, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] in ("validation_error", "malformed_json")
+
+
+def test_a_cost_rolls_its_day_up_again_after_the_commit(tenant_a, monkeypatch, django_capture_on_commit_callbacks):
+    import insights.rollups
+    from insights.periods import local_today
+
+    ws = tenant_a.workspace
+    days = []
+    monkeypatch.setattr(insights.rollups, "rollup_days", lambda **kw: days.append(kw["start"]) or 1)
+    today = local_today(ws)
+    with workspace_scope(ws), django_capture_on_commit_callbacks(execute=True):
+        cost = create_cost(workspace=ws, actor=None, program=ProgramFactory(workspace=ws), category="staff", amount="5",
+                           incurred_on=date.fromordinal(today.toordinal() - 3))
+    assert days == [date.fromordinal(today.toordinal() - 3)]
+    days.clear()
+    with workspace_scope(ws), django_capture_on_commit_callbacks(execute=True):
+        update_cost(cost=cost, actor=None, data={"incurred_on": date(2100, 1, 1)})  # a future day has no rollup yet
+    assert days == [date.fromordinal(today.toordinal() - 3)]
+
+
+def test_the_api_list_runs_a_fixed_number_of_queries(tenant_a, api_a, django_assert_num_queries):
+    program = ProgramFactory(workspace=tenant_a.workspace)
+    for _ in range(3):
+        ProgramCostFactory(program=program)
+    api_a.get("/api/v1/program-costs/")  # warm
+    # authenticate the key, count, page (with who recorded each)
+    with django_assert_num_queries(3):
+        assert len(api_a.get("/api/v1/program-costs/").json()["results"]) == 3
+    for _ in range(30):
+        ProgramCostFactory(program=program)
+    with django_assert_num_queries(3):
+        assert len(api_a.get("/api/v1/program-costs/").json()["results"]) == 33

@@ -202,3 +202,9 @@ def test_an_empty_workspace_shows_empty_states(client, tenant_a):
     page = response.content.decode()
     assert "No programs yet" in page and "Nothing rolled up for this period yet" in page
     assert response.context["kpis"]["roi"] is None and response.context["kpis"]["retention"] is None
+
+
+@pytest.mark.parametrize("name", ["insights_program", "insights_cost_edit", "insights_cost_delete"])
+def test_huge_ids_in_the_path_are_404(client, tenant_a, name):
+    client.force_login(tenant_a.owner)
+    assert client.get(reverse(name, args=[tenant_a.workspace.slug, 10**20])).status_code == 404

@@ -417,3 +417,16 @@ def test_many_people_are_recomputed_in_chunks(ws, monkeypatch):
         assert recompute_scores(workspace=ws, advocate_ids=[p.pk for p in people], now=NOW) == 5
         assert recompute_scores(workspace=ws, now=NOW) == 6
         assert not Advocate.objects.filter(score_breakdown={}).exists()
+
+
+def test_erased_people_keep_a_blank_breakdown(tenant_a, ws):
+    from advocacy.services.advocates import erase_advocate
+
+    person = AdvocateFactory(workspace=ws)
+    answer(person, 10, NOW - timedelta(days=1))
+    with workspace_scope(ws):
+        recompute_scores(workspace=ws, now=NOW)
+        erase_advocate(advocate=person, actor=tenant_a.owner)
+        assert recompute_scores(workspace=ws, now=NOW) == 1
+        assert recompute_scores(workspace=ws, advocate_ids=[person.pk], now=NOW) == 0
+        assert Advocate.objects.get(pk=person.pk).score_breakdown == {}
