@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from advocacy.api.base import CrudViewSet, WorkspaceViewSet, idempotent
 from advocacy.errors import ValidationFailed
 from advocacy.models import Advocate, AdvocateType, Stage
+from advocacy.queries import UtcIsoDateTimeFilter
 
 from . import queries
 from .models import (
@@ -289,10 +290,10 @@ class ResponseFilter(django_filters.FilterSet):
     advocate = django_filters.ModelChoiceFilter(queryset=lambda request: Advocate.objects.all())
     category = django_filters.ChoiceFilter(choices=Category.choices)
     channel = django_filters.ChoiceFilter(choices=ResponseChannel.choices)
-    answered_after = django_filters.IsoDateTimeFilter(field_name="answered_at", lookup_expr="gte",
-                                                      label="Answered at or after (ISO 8601)")
-    answered_before = django_filters.IsoDateTimeFilter(field_name="answered_at", lookup_expr="lt",
-                                                       label="Answered before (ISO 8601)")
+    answered_after = UtcIsoDateTimeFilter(field_name="answered_at", lookup_expr="gte",
+                                          label="Answered at or after (ISO 8601)")
+    answered_before = UtcIsoDateTimeFilter(field_name="answered_at", lookup_expr="lt",
+                                           label="Answered before (ISO 8601)")
 
     class Meta:
         model = SurveyResponse

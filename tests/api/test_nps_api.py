@@ -268,3 +268,10 @@ def test_schema_documents_the_nps_endpoints(api_a):
     paths = json.loads(schema.content)["paths"]
     assert "/api/v1/nps/surveys/{id}/summary/" in paths or "/api/v1/nps/surveys/{id}/summary" in paths
     assert any(p.startswith("/api/v1/nps/responses") for p in paths)
+
+
+@pytest.mark.parametrize("value", ["0613-06-19T04:15:34-22:15", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_response_list_date_filters_at_the_edges_of_time_answer_400_or_200_never_500(api_a, value):
+    for name in ("answered_after", "answered_before"):
+        response = api_a.get("/api/v1/nps/responses/", {name: value})
+        assert response.status_code in (200, 400), response.content
