@@ -222,7 +222,7 @@ def reference(cursor, ws, since, until, currency: str) -> int:
          "AND incurred_on = %s GROUP BY ROLLUP (2, 1)", [ws.pk, DAY]),
     ]
     # program rows' active advocates: distinct people with activity in the program in the 90 days up to the day
-    w = [ws.pk, since - timedelta(days=89), until]
+    window = [ws.pk, since - timedelta(days=89), until]
     statements.append((f"""SELECT program_id, count(DISTINCT advocate_id) FROM (
           SELECT program_id, advocate_id FROM programs_assignment WHERE {rng('accepted_at')}
           UNION ALL SELECT program_id, advocate_id FROM programs_assignment WHERE {rng('submitted_at')}
@@ -232,7 +232,7 @@ def reference(cursor, ws, since, until, currency: str) -> int:
            WHERE v.{rng('occurred_at')} AND v.attributed
           UNION ALL SELECT program_id, advocate_id FROM rewards_ledgerentry WHERE {rng('created_at')} AND program_id IS NOT NULL
            AND (kind LIKE 'earn_%%' OR (kind = 'adjust' AND amount > 0))
-        ) t GROUP BY 1""", w * 6))
+        ) t GROUP BY 1""", window * 6))
     cursor.execute("SET LOCAL jit = off")  # as the rollup's transaction
     rows = 0
     for sql, params in statements:

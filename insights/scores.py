@@ -253,8 +253,10 @@ def signal_values(facts: Facts, *, now: datetime, zone) -> dict[str, tuple[float
 
     done_part = min(facts.approved / ASKS_FULL, 1.0)
     rate = facts.accepted / facts.answered if facts.answered else 0.0
-    if facts.answered or facts.approved:
+    if facts.approved:
         why = f"{_plural(facts.approved, 'ask')} completed; accepted {facts.accepted:,} of {_plural(facts.answered, 'offer')}"
+    elif facts.answered:
+        why = f"Accepted {facts.accepted:,} of {_plural(facts.answered, 'offer')}; none completed yet"
     else:
         why = "No offers answered yet"
     out["asks"] = (0.5 * done_part + 0.5 * rate, why)

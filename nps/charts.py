@@ -2,7 +2,8 @@
 
 One bar per month from the zero line (up for a positive NPS, down for a negative one, on
 the -100..100 scale), a gap with a dash for a month without answers (null, not 0), the month
-and the number of answers under each bar. The SVG has ``role="img"`` and a ``<title>`` /
+and the number of answers under each bar; the value sits above the bar's top, or above
+the zero line for a negative bar (clear of the month labels). The SVG has ``role="img"`` and a ``<title>`` /
 ``<desc>`` that says the same in words; the page shows the table too.
 """
 
@@ -61,7 +62,7 @@ def trend_svg(rows: list[tuple[date, NpsFigures]], *, title: str = "NPS by month
                 '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" rx="2"><title>{}: NPS {} ({})</title></rect>'
                 '<text x="{}" y="{}" text-anchor="middle" fill="#1b2230">{}</text>',
                 f"{x:.1f}", f"{top:.1f}", f"{bar:.1f}", f"{max(height, 1):.1f}", colour, f"{month:%b %Y}", fig.nps, _answers(fig.responses),
-                f"{centre:.1f}", f"{(top - 4) if value >= 0 else (top + height + 12):.1f}", fig.nps))
+                f"{centre:.1f}", f"{(top - 4) if value >= 0 else (zero - 4):.1f}", fig.nps))
         parts.append(format_html(
             '<text x="{}" y="{}" text-anchor="middle" fill="#5b6475">{}</text>'
             '<text x="{}" y="{}" text-anchor="middle" fill="#98a2b3">{}</text>',

@@ -430,3 +430,10 @@ def test_erased_people_keep_a_blank_breakdown(tenant_a, ws):
         assert recompute_scores(workspace=ws, now=NOW) == 1
         assert recompute_scores(workspace=ws, advocate_ids=[person.pk], now=NOW) == 0
         assert Advocate.objects.get(pk=person.pk).score_breakdown == {}
+
+
+def test_asks_answered_but_none_completed_say_so(person):
+    offer(person, AssignmentState.DECLINED)
+    offer(person, AssignmentState.SUBMITTED, accepted=True)
+    s = signal(person, "asks")
+    assert s["value"] == 0.25 and s["why"] == "Accepted 1 of 2 offers; none completed yet"
