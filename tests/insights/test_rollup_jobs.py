@@ -14,6 +14,7 @@ from advocacy.scoping import workspace_scope
 from insights import tasks
 from insights.models import DailyMetric
 from insights.rollups import local_today, rollup_days
+from rewards.models import EntryKind, LedgerEntry
 
 NOW = datetime(2026, 2, 10, 20, 0, tzinfo=UTC)  # 09:00 on 11 Feb in Auckland, 15:00 on 10 Feb in New York
 
@@ -114,12 +115,75 @@ def test_a_long_range_is_computed_in_chunks_with_the_same_result(tenant_a, monke
 
     ws = tenant_a.workspace
     for day in (date(2025, 1, 3), date(2025, 1, 20), date(2025, 2, 14)):
-        _event(tenant_a, datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+        when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        _event(tenant_a, when)
+        with workspace_scope(ws):
+            LedgerEntry.objects.create(workspace=ws, advocate=tenant_a.advocate, kind=EntryKind.EARN_BONUS, amount=day.day,
+                                       reason="bonus", idempotency_key=f"bonus-{day}", balance_after=0, created_at=when)
+    fields = ("day", "events", "active_advocates", "new_advocates", "points_earned", "points_outstanding")
     with workspace_scope(ws):
         rollup_days(workspace=ws, start=date(2025, 1, 1), end=date(2025, 2, 28))
-        whole = list(DailyMetric.objects.filter(program=None).values_list("day", "events", "active_advocates", "new_advocates"))
+        whole = list(DailyMetric.objects.filter(program=None).values_list(*fields))
         monkeypatch.setattr(rollups, "CHUNK_DAYS", 7)
         rollup_days(workspace=ws, start=date(2025, 1, 1), end=date(2025, 2, 28))
-        chunked = list(DailyMetric.objects.filter(program=None).values_list("day", "events", "active_advocates", "new_advocates"))
+        chunked = list(DailyMetric.objects.filter(program=None).values_list(*fields))
     assert chunked == whole
-    assert sum(e for _, e, _, _ in whole) == 3 and sum(n for *_, n in whole) == 1
+    assert sum(row[1] for row in whole) == 3 and sum(row[3] for row in whole) == 1
+    outstanding = {row[0]: row[5] for row in whole}
+    assert outstanding[date(2025, 1, 2)] == 0 and outstanding[date(2025, 1, 3)] == 3
+    assert outstanding[date(2025, 2, 13)] == 23 and outstanding[date(2025, 2, 28)] == 37  # 3 + 20 + 14
+
+
+def test_the_fan_out_sends_one_rollup_per_workspace_to_the_rollups_queue(zones, monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.rollup_workspace, "apply_async", lambda **kw: sent.append(kw))
+    assert tasks.rollup_yesterday() == len(sent) >= 2
+    assert {kw["queue"] for kw in sent} == {"rollups"}
+    assert {kw["kwargs"]["workspace_id"] for kw in sent} >= {w.workspace.pk for w in zones}
+    assert {kw["kwargs"]["days_ago"] for kw in sent} == {1}
+
+
+def test_the_demo_seed_rolls_up_the_past_year(tenant_a):
+    import random
+
+    from insights import demo
+
+    _event(tenant_a, datetime.now(UTC) - timedelta(days=30))
+    with workspace_scope(tenant_a.workspace):
+        assert demo.seed(workspace=tenant_a.workspace, rng=random.Random(1)) == "rollups of the last 365 days"
+    days = _days(tenant_a.workspace)
+    assert len(days) == 365 and sum(days.values()) == 1
+
+
+def test_a_chunk_runs_a_fixed_number_of_statements_whatever_its_days_and_rows(tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ws = tenant_a.workspace
+    counts = []
+    for days, events in ((1, 0), (25, 40)):
+        for i in range(events):
+            _event(tenant_a, datetime(2025, 1, 1 + i % 25, 12, tzinfo=UTC))
+        with workspace_scope(ws), CaptureQueriesContext(connection) as queries:
+            rollup_days(workspace=ws, start=date(2025, 1, 1), end=date(2025, 1, days))
+        counts.append(len(queries))
+    assert counts[0] == counts[1] < 30
+
+
+def test_the_first_hourly_run_of_a_local_day_also_finishes_yesterday(tenant_a, tenant_b):
+    ws = tenant_a.workspace
+    ws.timezone = "America/New_York"
+    ws.save(update_fields=["timezone"])
+    late = datetime(2026, 2, 10, 4, 50, tzinfo=UTC)  # 23:50 on 9 Feb in New York, after the last hourly run of the 9th
+    _event(tenant_a, late)
+    with time_machine.travel(datetime(2026, 2, 10, 5, 25, tzinfo=UTC), tick=False):  # 00:25 on the 10th
+        tasks.rollup_workspace(workspace_id=ws.pk)  # "Refresh now": today only
+        assert _days(ws) == {date(2026, 2, 10): 0}
+        tasks.rollup_today()
+    assert _days(ws) == {date(2026, 2, 9): 1, date(2026, 2, 10): 0}
+    assert _days(tenant_b.workspace) == {date(2026, 2, 10): 0}  # UTC: 05:25, past its first hours
+    with time_machine.travel(datetime(2026, 2, 10, 15, 25, tzinfo=UTC), tick=False):  # 10:25: today only
+        with workspace_scope(ws):
+            DailyMetric.objects.all().delete()
+        tasks.rollup_today()
+    assert _days(ws) == {date(2026, 2, 10): 0}

@@ -44,10 +44,8 @@ class Command(BaseCommand):
         for ws in workspaces:
             with workspace_scope(ws):
                 today = local_today(ws)
-                first = start or end or today
+                first = start or end or today  # one date given: that day alone
                 last = end or start or today
-                if first > last:  # only --to given, before today… first = last = it
-                    first = last
                 days = rollup_days(workspace=ws, start=first, end=last)
             total += days
             span = f"{first}" if first == last else f"{first} to {last}"
