@@ -92,7 +92,8 @@ class SurveySerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(
         choices=SurveyStatus.choices, required=False,
         help_text="`draft` (default), `active` (sends when `next_run_at` comes) or `paused`. `done` is read-only: a one-off "
-                  "survey after its round (setting it is a 400).",
+                  "survey after its round (setting it is a 400; sending `done` back unchanged on a done survey, as a PUT of what "
+                  "was read, is accepted).",
     )
     next_run_at = serializers.DateTimeField(required=False, allow_null=True,
                                             help_text="When the next round goes out; activating without one means now.")
@@ -105,6 +106,8 @@ class SurveySerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "last_run_at", "rounds", "created_at"]
 
     def validate_status(self, value):
+        if value == SurveyStatus.DONE and self.instance is not None and self.instance.status == SurveyStatus.DONE:
+            return value  # a PUT of what was read back: unchanged
         if value not in dict(SETTABLE):
             raise serializers.ValidationError("Set draft, active or paused; a one-off survey becomes done after its round.")
         return value
@@ -272,7 +275,11 @@ class ResponseCreateSerializer(serializers.Serializer):
                                 help_text="The survey it answers, if any (404 for another workspace's).")
     external_id = serializers.CharField(max_length=100, required=False, allow_null=True,
                                         help_text="Your id for the answer: a repeat returns the first answer (200) and never counts twice.")
-    answered_at = serializers.DateTimeField(required=False, help_text="When they answered; now by default. Not in the future.")
+    answered_at = serializers.DateTimeField(required=False, help_text="When they answered; now by default. From 2000-01-01 to at most a day "
+                                                                  "ahead (else 400). A detractor's \"no asks\" runs from "
+                                                                  "this time; an answer older than the quiet period opens no "
+                                                                  "follow-up task, and a promoter's older than 90 days adds no "
+                                                                  "badge fact or invitation.")
 
     def validate(self, attrs):
         given = [k for k in ("advocate", "advocate_email", "advocate_external_id") if attrs.get(k) not in (None, "")]

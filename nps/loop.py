@@ -1,6 +1,16 @@
-"""The promoter/detractor loop (PRODUCT.md "NPS surveys", "Automation"), run by
-``nps.services`` inside the answer's transaction when an answer's category is new for its
-response (a first answer, or a change of category):
+"""The promoter/detractor loop (PRODUCT.md "NPS surveys", "Automation").
+
+When it runs:
+
+- an answer to a send (the email link, the portal) whose category is new for its response
+  schedules ``nps.tasks.run_answer_loop`` after commit (``schedule_loop``), delayed by the
+  settle period for the email link (``settings.NPS_LOOP_SETTLE_SECONDS``, default 600 s;
+  none for the portal). The task reads the response's *current* category and runs the loop
+  for it, idempotently: a link scanner that runs scripts and posts a score, then the
+  person's own answer within the settle period, start the loop for the final answer only;
+- an integration's answer (the API) runs it in its own transaction (no scanner there).
+
+What it does:
 
 - a promoter (9-10): the badge fact ``promoter_answers`` once per response (an audit row
   ``nps.promoter`` naming the response is the marker, so promoter → passive → promoter
@@ -11,6 +21,12 @@ response (a first answer, or a change of category):
   and no asks for the workspace's quiet period (``suppress_asks``), once per response;
 - a passive (7-8): nothing.
 
+An answer is judged at its time (``answer_time``: when the integration says it was given,
+else the latest answer): a detractor's "no asks" runs from then for the quiet period, and
+when that period is already over (an old answer an integration imports) neither the
+suppression nor the task is made; a promoter answer older than 90 days adds no badge fact
+and invites nobody.
+
 A later change from detractor to promoter does not close the task: the manager closes it
 with what was done. The advocacy score rises through the ``response_recorded`` signal
 (the insights floor recomputes it).
@@ -19,8 +35,11 @@ with what was done. The advocacy score rises through the ``response_recorded`` s
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from advocacy.audit import log_action
 from advocacy.budget import suppress_asks
@@ -29,12 +48,48 @@ from advocacy.models import AuditLog, Stage, Suppression, Task, TaskKind
 from advocacy.services.tasks import open_task
 from rewards.badges import record_fact
 
-from .models import Category, SurveyResponse
+from .models import THROTTLE_DAYS, Category, ResponseChannel, SurveyResponse
 
 log = logging.getLogger(__name__)
 
 PROMOTER_ACTION = "nps.promoter"
 DETRACTOR_ACTION = "nps.detractor"
+DEFAULT_SETTLE_SECONDS = 600
+PROMOTER_MAX_AGE = timedelta(days=THROTTLE_DAYS)  # older promoter answers add no fact and invite nobody
+
+
+def settle_seconds() -> int:
+    return int(getattr(settings, "NPS_LOOP_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS))
+
+
+def answer_time(response: SurveyResponse) -> datetime:
+    """When the answer the loop judges was given: an integration's ``answered_at``, else the
+    latest answer to the send (``updated_at``)."""
+    if response.channel == ResponseChannel.API:
+        return response.answered_at
+    return response.updated_at or response.answered_at
+
+
+def schedule_loop(*, response: SurveyResponse) -> None:
+    """Run the loop for this response after commit, once the settle period has passed (the
+    email link) or at once (the portal)."""
+    from .tasks import run_answer_loop
+
+    countdown = settle_seconds() if response.channel == ResponseChannel.EMAIL else 0
+    kwargs = {"workspace_id": response.workspace_id, "response_id": response.pk}
+    transaction.on_commit(lambda: run_answer_loop.apply_async(kwargs=kwargs, countdown=countdown))
+
+
+@transaction.atomic
+def run_settled_loop(*, workspace_id: int, response_id: int) -> str | None:
+    """The task's body: the loop for the response's current category (idempotent: the
+    promoter's audit marker, the detractor task's dedupe key). Returns the category run."""
+    response = (SurveyResponse.objects.select_for_update(of=("self",)).select_related("advocate", "survey", "workspace")
+                .filter(pk=response_id, workspace_id=workspace_id).first())
+    if response is None or response.advocate.is_erased:
+        return None
+    run_loop(response=response, previous_category=None)
+    return response.category
 
 
 def dedupe_key(response: SurveyResponse) -> str:
@@ -76,6 +131,8 @@ def run_loop(*, response: SurveyResponse, previous_category: str | None) -> None
 def _promoter(response: SurveyResponse) -> None:
     advocate = response.advocate
     workspace = response.workspace
+    if answer_time(response) < timezone.now() - PROMOTER_MAX_AGE:
+        return  # an old answer an integration imports: no badge fact, no invitation
     seen = AuditLog.objects.filter(workspace_id=response.workspace_id, advocate_id=advocate.pk, action=PROMOTER_ACTION,
                                    data__response=response.pk).exists()
     if not seen:
@@ -97,6 +154,10 @@ def _promoter(response: SurveyResponse) -> None:
 def _detractor(response: SurveyResponse) -> None:
     advocate = response.advocate
     workspace = response.workspace
+    starts_at = answer_time(response)
+    quiet = timedelta(days=workspace.detractor_quiet_days)
+    if quiet and starts_at + quiet <= timezone.now():
+        return  # the quiet period after this (old) answer is over: nothing to suppress or follow up now
     task = open_task(
         workspace=workspace, kind=TaskKind.DETRACTOR, advocate=advocate,
         title=f"Follow up with {advocate.display_name}: NPS {response.score}",
@@ -108,7 +169,7 @@ def _detractor(response: SurveyResponse) -> None:
     response.follow_up_task = task
     survey = f" to “{response.survey.name}”" if response.survey_id else ""
     suppress_asks(advocate=advocate, reason=Suppression.Reason.DETRACTOR,
-                  detail=f"answered {response.score} out of 10{survey}", starts_at=response.updated_at)
+                  detail=f"answered {response.score} out of 10{survey}", starts_at=starts_at)
     log_action(workspace=workspace, actor=None, action=DETRACTOR_ACTION, advocate=advocate,
                message=f"Detractor: answered {response.score} out of 10; follow-up task opened, no asks for "
                        f"{workspace.detractor_quiet_days} days",

@@ -3,7 +3,8 @@
 NPS = 100 * (promoters - detractors) / responses, from -100 to 100, with one decimal
 (halves rounded away from zero: 12.25 -> 12.3, -12.25 -> -12.3); with no responses it is
 None (null), never 0. The response rate is responses / people sent, also with one decimal
-(a percentage), None when nobody was sent anything.
+(a percentage), None when nobody was sent anything; only answers to a send count in it (an
+integration's answer naming the survey counts in the NPS, not in the rate).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class NpsFigures:
     passives: int = 0
     detractors: int = 0
     sent: int | None = None  # people sent the survey (None: not a survey's figures, e.g. API answers)
+    answered: int | None = None  # the responses to a send (the rate's numerator; None: all responses)
 
     @property
     def responses(self) -> int:
@@ -47,7 +49,9 @@ class NpsFigures:
 
     @property
     def response_rate(self) -> Decimal | None:
-        return None if self.sent is None else rate(self.responses, self.sent)
+        if self.sent is None:
+            return None
+        return rate(self.responses if self.answered is None else self.answered, self.sent)
 
     def as_dict(self) -> dict:
         return {

@@ -16,7 +16,8 @@ from advocacy.notifications import email_advocate
 from .models import SurveyChannel, SurveySend
 from .tokens import make_token
 
-# A dedupe record before each email: a redelivered task sends no second copy.
+# A dedupe record before each email: a redelivered task sends no second copy; removed when
+# the sending fails, so the retry does send it.
 SENT_MARK_TTL = int(timedelta(days=7).total_seconds())
 
 
@@ -40,7 +41,12 @@ def send_survey_emails(*, workspace_id: int, send_ids: list[int]) -> int:
             .select_related("survey", "workspace", "advocate", "advocate__workspace").order_by("pk"))
     sent = 0
     for send in rows:
-        if not cache.add(f"nps:survey-email:{send.pk}", 1, timeout=SENT_MARK_TTL):
+        mark = f"nps:survey-email:{send.pk}"
+        if not cache.add(mark, 1, timeout=SENT_MARK_TTL):
             continue
-        sent += email_advocate(advocate=send.advocate, template="nps_survey", context=survey_email_context(send))
+        try:
+            sent += email_advocate(advocate=send.advocate, template="nps_survey", context=survey_email_context(send))
+        except BaseException:
+            cache.delete(mark)  # not sent: the task's retry must email this one
+            raise
     return sent

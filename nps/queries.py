@@ -7,7 +7,8 @@ category = …)``), never a loop over responses in Python.
   it was sent to, each counted once per round (the response rate is responses / people
   sent). For a one-off survey that is the distinct people; a recurring survey asks the same
   person again after 90 days and may get a second answer, so counting people once would let
-  the rate pass 100%;
+  the rate pass 100%. The rate counts only answers to a send (``answered``): an
+  integration's answer naming the survey counts in the NPS but was never sent;
 - ``figures(workspace, start=, end=, survey=)``: the NPS of the answers in ``[start, end)``
   (all surveys and the integrations' answers when ``survey`` is None; ``sent`` is then
   None: integrations' answers were never "sent");
@@ -71,15 +72,25 @@ def _period_q(prefix: str, start: datetime | None, end: datetime | None) -> Q | 
     return q if q else None
 
 
+def _answered_count(extra: Q | None = None) -> Count:
+    """The survey's responses that answer a send (the response rate counts only these: an
+    integration's answer naming the survey was never sent, so it counts in the NPS only)."""
+    condition = Q(responses__send__isnull=False)
+    if extra is not None:
+        condition &= extra
+    return Count("responses__pk", filter=condition)
+
+
 def survey_rows(queryset: QuerySet) -> QuerySet:
-    """Surveys with ``promoters``, ``passives``, ``detractors`` and ``sent`` (one query; the
-    counts are joined once, the people sent counted in a correlated subquery)."""
-    return queryset.annotate(**_category_counts("responses__"), sent=_sent_subquery())
+    """Surveys with ``promoters``, ``passives``, ``detractors``, ``answered`` and ``sent`` (one
+    query; the counts are joined once, the people sent counted in a correlated subquery)."""
+    return queryset.annotate(**_category_counts("responses__"), answered=_answered_count(), sent=_sent_subquery())
 
 
 def row_figures(survey) -> NpsFigures:
     """The figures of a row annotated by ``survey_rows``."""
-    return NpsFigures(promoters=survey.promoters, passives=survey.passives, detractors=survey.detractors, sent=survey.sent)
+    return NpsFigures(promoters=survey.promoters, passives=survey.passives, detractors=survey.detractors, sent=survey.sent,
+                      answered=survey.answered)
 
 
 def survey_figures(survey: Survey) -> NpsFigures:
@@ -93,8 +104,8 @@ def figures(workspace: Workspace, *, start: datetime | None = None, end: datetim
     if survey is not None:
         row = (Survey.objects.filter(workspace=workspace, pk=survey.pk)
                .annotate(**_category_counts("responses__", _period_q("responses__", start, end)),
-                         sent=_sent_subquery(start, end))
-               .values("promoters", "passives", "detractors", "sent").first())
+                         answered=_answered_count(_period_q("responses__", start, end)), sent=_sent_subquery(start, end))
+               .values("promoters", "passives", "detractors", "answered", "sent").first())
         return NpsFigures(**row) if row else NpsFigures(sent=0)
     responses = SurveyResponse.objects.filter(workspace=workspace)
     if start is not None:

@@ -24,6 +24,12 @@ A round (``send_round``):
   counted once against the budget (``Contact`` subject ``survey-send:<id>``), and the
   emails are queued after commit, one task per batch.
 
+The rounds of one workspace run one at a time (``pg_advisory_xact_lock`` on the workspace,
+held until the round commits), and the throttle and the budget count every send and
+contact since ``now - 90/30 days`` with no upper bound: two rounds of different surveys at
+once, even with different clocks (the job's ``now`` read earlier, a manager's "Send now"),
+never survey a person twice within 90 days.
+
 A round is claimed with a conditional ``UPDATE … WHERE rounds = … AND next_run_at = …``
 in the round's transaction: two runs at once (two jobs, or the job and a manager's "Send
 now") send one round, and a second round right after the first sends nobody again (the
@@ -34,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -42,6 +48,7 @@ from django.db.models import (
     BooleanField,
     Case,
     CharField,
+    Count,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -54,7 +61,17 @@ from django.db.models import (
 from django.utils import timezone
 
 from advocacy.audit import acting_user, log_action
-from advocacy.budget import Hold, Rule, budget_rules, day, held_q, holds_by_advocate, record_holds
+from advocacy.budget import (
+    BUDGET_WINDOW,
+    Hold,
+    Rule,
+    budget_rules,
+    count_of,
+    day,
+    held_q,
+    holds_by_advocate,
+    record_holds,
+)
 from advocacy.errors import Conflict, InvalidTransition, ValidationFailed, reject_nul
 from advocacy.models import (
     Advocate,
@@ -99,7 +116,9 @@ MAX_NAME = 120
 MAX_QUESTION = 300
 MAX_EXTERNAL_ID = 100
 MAX_EVERY_DAYS = 730
-FUTURE_SKEW = timedelta(minutes=5)
+FUTURE_SKEW = timedelta(days=1)  # an integration's answered_at: at most a day ahead (clocks, time zones)
+EARLIEST_ANSWER = datetime(2000, 1, 1, tzinfo=UTC)
+ROUND_LOCK_NAMESPACE = 61001  # pg_advisory_xact_lock(namespace, workspace id): one round at a time per workspace
 BATCH = 2000  # people locked, checked and sent per statement batch
 EMAIL_BATCH = 200  # sends per email task
 
@@ -391,7 +410,9 @@ def audience_of(survey: Survey) -> QuerySet[Advocate]:
 def throttle_rule(*, workspace: Workspace, now: datetime) -> Rule:
     """Nobody is surveyed twice within 90 days across the workspace's surveys: held while a
     send of the last 90 days exists (``sent_at > now - 90 days``)."""
-    recent = SurveySend.objects.filter(workspace_id=workspace.pk, sent_at__gt=now - THROTTLE, sent_at__lte=now)
+    # No upper bound: a send stamped after ``now`` (a concurrent run that read the clock
+    # later) holds the person back too, so a run with an older ``now`` cannot survey twice.
+    recent = SurveySend.objects.filter(workspace_id=workspace.pk, sent_at__gt=now - THROTTLE)
     last = Subquery(recent.filter(advocate_id=OuterRef("pk")).order_by("-sent_at").values("sent_at")[:1])
     return Rule(
         HoldReason.SURVEY_THROTTLE, recent.values("advocate_id"),
@@ -402,10 +423,31 @@ def throttle_rule(*, workspace: Workspace, now: datetime) -> Rule:
     )
 
 
+def _budget_rule(*, workspace: Workspace, now: datetime, core: Rule) -> Rule:
+    """The shared budget's rule (``core``, from ``advocacy.budget``) counting every contact
+    since ``now - 30 days`` with no upper bound: contacts recorded after ``now`` by a run that
+    read the clock later count too (the core's rule stops at ``now``, right for its callers)."""
+    limit = workspace.max_contacts_per_30_days
+    recent = Contact.objects.filter(workspace_id=workspace.pk, at__gt=now - BUDGET_WINDOW)
+    over = recent.order_by().values("advocate_id").annotate(n=Count("pk")).filter(n__gte=limit).values("advocate_id")
+    return Rule(core.reason, over, core.describe, {"contacts_30d": count_of(recent.filter(advocate_id=OuterRef("pk")))})
+
+
 def survey_rules(*, workspace: Workspace, now: datetime) -> list[Rule]:
     """Every rule that holds back a survey at ``now``: the 90-day throttle, then the shared
-    contact budget's rules for a survey."""
-    return [throttle_rule(workspace=workspace, now=now), *budget_rules(workspace=workspace, kind=ContactKind.SURVEY, now=now)]
+    contact budget's rules for a survey (its count with no upper bound, see ``_budget_rule``)."""
+    rules = budget_rules(workspace=workspace, kind=ContactKind.SURVEY, now=now)
+    rules = [_budget_rule(workspace=workspace, now=now, core=r) if r.reason == HoldReason.BUDGET else r for r in rules]
+    return [throttle_rule(workspace=workspace, now=now), *rules]
+
+
+def _lock_workspace_rounds(workspace_id: int) -> None:
+    """Serialise the rounds of one workspace (any of its surveys) until the transaction
+    ends: a transaction-level advisory lock on PostgreSQL (a no-op on SQLite, the demo,
+    which has one writer at a time anyway). The second round reads the first's sends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROUND_LOCK_NAMESPACE, workspace_id])
 
 
 def _held_among(rules: Iterable[Rule], ids: list[int]) -> Q:
@@ -458,9 +500,14 @@ def _claim(survey: Survey, now: datetime) -> Survey | None:
 
 def send_round(*, survey: Survey, now: datetime | None = None) -> RoundResult:
     """Send one round of ``survey`` now (see the module's docstring). A round already
-    claimed by another run (the instance is stale) or a survey that is done sends nothing."""
-    now = now or timezone.now()
+    claimed by another run (the instance is stale) or a survey that is done sends nothing.
+
+    The rounds of one workspace run one at a time (an advisory lock held until commit);
+    without ``now``, the clock is read once that lock is held, so each round sees every
+    send committed before it."""
     with transaction.atomic():
+        _lock_workspace_rounds(survey.workspace_id)
+        now = now or timezone.now()
         claimed = _claim(survey, now)
         if claimed is None:
             return RoundResult(0, 0, survey.rounds)
@@ -546,7 +593,7 @@ def send_survey_now(*, survey: Survey, actor) -> RoundResult:
         survey = Survey.objects.select_related("workspace").get(pk=survey.pk, workspace_id=survey.workspace_id)
         if survey.status == SurveyStatus.DONE:
             raise InvalidTransition("This one-off survey has run; create a new survey to ask again.")
-        result = send_round(survey=survey, now=timezone.now())
+        result = send_round(survey=survey)
         if result.round == survey.rounds:  # another run claimed it first
             raise Conflict("This survey is being sent right now; look again in a moment.", code="survey_sending")
         log_action(workspace=survey.workspace, actor=actor, action="survey.sent",
@@ -565,13 +612,14 @@ def due_surveys(*, now: datetime, workspace: Workspace | None = None) -> list[Su
 def send_due_surveys(*, now: datetime | None = None, workspace: Workspace | None = None) -> int:
     """The job: a round of every active survey whose ``next_run_at`` has come, in every
     workspace (or one). Returns the number of rounds sent. Each survey's round is claimed
-    on the values read here, so a concurrent run sends no round twice."""
-    now = now or timezone.now()
+    on the values read here, so a concurrent run sends no round twice. Without ``now``,
+    each round reads the clock when it starts (not when the job did)."""
+    due_at = now or timezone.now()
     if workspace is None:
         with scopes_disabled():
-            surveys = due_surveys(now=now)
+            surveys = due_surveys(now=due_at)
     else:
-        surveys = due_surveys(now=now, workspace=workspace)
+        surveys = due_surveys(now=due_at, workspace=workspace)
     rounds = 0
     for survey in surveys:
         with workspace_scope(survey.workspace_id):
@@ -620,9 +668,10 @@ def record_answer(*, send: SurveySend, score: int, channel: str, comment: str | 
                   now: datetime | None = None) -> SurveyResponse:
     """Record the answer to a send (from the email link, the portal or the API). Answering
     again replaces the score (and the comment when one is given): one response per send,
-    even for answers at the same moment (the send's row is locked). The loop runs when the
-    answer's category is new for this response."""
-    from .loop import run_loop
+    even for answers at the same moment (the send's row is locked). When the answer's
+    category is new for this response, the loop is scheduled after commit and a settle
+    period (nps/loop.py); an open follow-up task is refreshed on every change."""
+    from .loop import schedule_loop
 
     score = clean_score(score)
     channel = _choice(channel, "channel", ResponseChannel.choices, "the channel of the answer")
@@ -655,9 +704,9 @@ def record_answer(*, send: SurveySend, score: int, channel: str, comment: str | 
         send.answered_at = now
     response.send, response.advocate, response.survey, response.workspace = send, advocate, send.survey, send.workspace
     if category != previous:
-        run_loop(response=response, previous_category=previous)
-    elif text:
-        _refresh_task_detail(response)
+        schedule_loop(response=response)  # after the settle period, for the category then (nps/loop.py)
+    if previous is not None:
+        _refresh_task_detail(response)  # an open follow-up task shows the current score and comment
     _signal(response, created=previous is None, previous_category=previous)
     return response
 
@@ -700,8 +749,9 @@ def record_api_response(*, workspace: Workspace, advocate: Advocate, score, comm
                        f"At most {MAX_EXTERNAL_ID} characters.")
     now = timezone.now()
     answered_at = _when(answered_at, "answered_at") or now
-    if answered_at > now + FUTURE_SKEW:
-        raise _bad("answered_at", "The answer's time is in the future.", "In the future.")
+    if not EARLIEST_ANSWER <= answered_at <= now + FUTURE_SKEW:
+        raise _bad("answered_at", "The answer's time must be between 1 January 2000 and tomorrow (UTC).",
+                   "Between 2000-01-01 and tomorrow.")
     if advocate.workspace_id != workspace.pk:
         raise _bad("advocate", "Choose a person of this workspace.", "Unknown advocate.")
     if advocate.is_erased:

@@ -4,6 +4,8 @@
   per workspace with a due active survey; each sends the due rounds
   (``nps.services.send_due_surveys``). Idempotent: each round is claimed with a
   conditional UPDATE, and sends are unique per (survey, round, person).
+- ``run_answer_loop`` runs the promoter/detractor loop of an answer once its settle period
+  has passed (nps/loop.py), for the answer's category at that time; idempotent.
 - ``send_survey_emails`` emails a batch of sends after the round's commit; a dedupe mark
   per send (nps/notifications.py) makes a redelivery send no second copy.
 """
@@ -46,3 +48,10 @@ def send_survey_emails(self, *, workspace_id: int, send_ids: list[int]) -> int:
     from .notifications import send_survey_emails as run
 
     return run(workspace_id=workspace_id, send_ids=send_ids)
+
+
+@shared_task(base=WorkspaceTask, bind=True, name="nps.tasks.run_answer_loop")
+def run_answer_loop(self, *, workspace_id: int, response_id: int) -> str | None:
+    from .loop import run_settled_loop
+
+    return run_settled_loop(workspace_id=workspace_id, response_id=response_id)

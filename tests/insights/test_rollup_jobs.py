@@ -143,14 +143,21 @@ def test_the_fan_out_sends_one_rollup_per_workspace_to_the_rollups_queue(zones, 
     assert {kw["kwargs"]["days_ago"] for kw in sent} == {1}
 
 
-def test_the_demo_seed_rolls_up_the_past_year(tenant_a):
+def test_the_demo_seed_rolls_up_the_past_year_and_is_safe_to_rerun(tenant_a):
     import random
 
     from insights import demo
+    from insights.models import ProgramCost
+    from tests.factories import ProgramFactory
 
+    ProgramFactory(workspace=tenant_a.workspace)
     _event(tenant_a, datetime.now(UTC) - timedelta(days=30))
     with workspace_scope(tenant_a.workspace):
-        assert demo.seed(workspace=tenant_a.workspace, rng=random.Random(1)) == "rollups of the last 365 days"
+        first = demo.seed(workspace=tenant_a.workspace, rng=random.Random(1))
+        costs = ProgramCost.objects.filter(workspace=tenant_a.workspace).count()
+        second = demo.seed(workspace=tenant_a.workspace, rng=random.Random(1))
+        assert ProgramCost.objects.filter(workspace=tenant_a.workspace).count() == costs == 12
+    assert first.startswith("12 program costs, 365 days rolled up") and second.startswith("0 program costs, 365 days rolled up")
     days = _days(tenant_a.workspace)
     assert len(days) == 365 and sum(days.values()) == 1
 

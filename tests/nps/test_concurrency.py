@@ -78,3 +78,33 @@ def test_an_integrations_answer_posted_twice_at_once_is_stored_once(tenant_a):
     with scopes_disabled():
         assert SurveyResponse.objects.count() == 1
         assert Task.objects.count() == 1
+
+
+def test_two_surveys_of_a_workspace_sent_at_once_with_different_clocks_survey_nobody_twice(tenant_a):
+    """The job read its clock a while ago; a manager's "Send now" of another survey runs at
+    the same moment with a later clock. The rounds of a workspace run one at a time and the
+    throttle counts sends stamped after a round's ``now``: nobody gets two surveys."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    AdvocateFactory.create_batch(20, workspace=tenant_a.workspace)
+    first = SurveyFactory(workspace=tenant_a.workspace, name="A", channels=["email"], status=SurveyStatus.ACTIVE)
+    second = SurveyFactory(workspace=tenant_a.workspace, name="B", channels=["email"], status=SurveyStatus.ACTIVE)
+    job_now = timezone.now()
+    with scopes_disabled():
+        Survey.objects.filter(pk__in=[first.pk, second.pk]).update(next_run_at=job_now - timedelta(minutes=1))
+
+    def work(i):
+        with workspace_scope(tenant_a.workspace):
+            survey = Survey.objects.get(pk=[first.pk, second.pk][i])
+            return svc.send_round(survey=survey, now=job_now if i == 0 else job_now + timedelta(minutes=2))
+
+    results = race(2, work)
+
+    assert errors_of(results) == []
+    with scopes_disabled():
+        per_person = Counter(SurveySend.objects.values_list("advocate_id", flat=True))
+        assert per_person and max(per_person.values()) == 1
+        assert sum(r.sent for r in results) == len(per_person) == 21

@@ -427,3 +427,31 @@ def test_someone_who_unsubscribes_before_the_email_goes_gets_none(tenant_a, djan
         tenant_a.advocate.save()
     assert send_survey_emails.apply(kwargs={"workspace_id": tenant_a.workspace.pk, "send_ids": ids}).get() == 0
     assert mail.outbox == []
+
+
+def test_a_round_with_an_older_clock_than_a_committed_round_surveys_nobody_twice(tenant_a):
+    """The job's ``now`` was read before a manager's "Send now" of another survey: the
+    sends stamped after that ``now`` still hold the people back (no upper bound)."""
+    AdvocateFactory.create_batch(3, workspace=tenant_a.workspace)
+    first = survey_of(tenant_a, name="A", channels=["email"])
+    second = survey_of(tenant_a, name="B", channels=["email"])
+    job_now = timezone.now()
+    assert send(first, now=job_now + timedelta(minutes=2)).sent == 4
+    result = send(second, now=job_now)
+    assert (result.sent, result.held) == (0, 4)
+    with scopes_disabled():
+        assert set(ContactHold.objects.filter(subject_id=second.pk).values_list("reason", flat=True)) == {
+            HoldReason.SURVEY_THROTTLE}
+        assert SurveySend.objects.count() == 4
+
+
+def test_the_job_without_a_clock_reads_it_for_each_round(tenant_a, monkeypatch):
+    survey = survey_of(tenant_a)
+    seen = []
+    real = svc.send_round
+    monkeypatch.setattr(svc, "send_round", lambda *, survey, now=None: seen.append(now) or real(survey=survey, now=now))
+    with workspace_scope(tenant_a.workspace):
+        assert svc.send_due_surveys(workspace=tenant_a.workspace) == 1
+    assert seen == [None]
+    with scopes_disabled():
+        assert Survey.objects.get(pk=survey.pk).rounds == 1

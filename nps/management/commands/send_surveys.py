@@ -24,7 +24,7 @@ class Command(BaseCommand):
         for ws in workspaces:
             with workspace_scope(ws):
                 for survey in due_surveys(now=now, workspace=ws):
-                    result = send_round(survey=survey, now=now)
+                    result = send_round(survey=survey)  # each round reads the clock when it starts
                     if result.round == survey.rounds:
                         self.stdout.write(f"{ws.slug}: {survey.name}: skipped, another run sent this round")
                         continue
