@@ -294,6 +294,8 @@ CELERY_BEAT_SCHEDULE = {
 
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 IMPORT_INLINE_MAX_ROWS = env.int("IMPORT_INLINE_MAX_ROWS", default=200)
+# NPS: how long an answer from the email link settles before the promoter/detractor loop runs (nps/loop.py).
+NPS_LOOP_SETTLE_SECONDS = env.int("NPS_LOOP_SETTLE_SECONDS", default=600)
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
 
 LOGGING = {

@@ -23,6 +23,7 @@ from django.utils import timezone
 from advocacy.models import Advocate, Stage, Task, Workspace
 from advocacy.services.tasks import close_task
 
+from .loop import run_settled_loop
 from .models import Schedule, Survey, SurveySend, SurveyStatus, category_of
 from .services import create_survey, record_answer
 
@@ -94,7 +95,10 @@ def seed(*, workspace: Workspace, rng: random.Random) -> str:
         month_index = max(0, min(11, (at - first_round).days // 30))
         score = _score(local, month_index)
         comment = local.choice(COMMENTS[category_of(score)])
-        record_answer(send=send, score=score, channel=send.channel, comment=comment or None, now=at)
+        response = record_answer(send=send, score=score, channel=send.channel, comment=comment or None, now=at)
+        # The loop as it ran then (live answers run it after a settle period, nps/loop.py;
+        # that later run finds it done).
+        run_settled_loop(workspace_id=workspace.pk, response_id=response.pk, now=at)
         answered += 1
     Survey.objects.filter(pk=survey.pk).update(
         status=SurveyStatus.ACTIVE, rounds=ROUNDS, last_run_at=first_round + timedelta(days=90 * (ROUNDS - 1)),

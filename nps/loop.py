@@ -81,14 +81,15 @@ def schedule_loop(*, response: SurveyResponse) -> None:
 
 
 @transaction.atomic
-def run_settled_loop(*, workspace_id: int, response_id: int) -> str | None:
+def run_settled_loop(*, workspace_id: int, response_id: int, now: datetime | None = None) -> str | None:
     """The task's body: the loop for the response's current category (idempotent: the
-    promoter's audit marker, the detractor task's dedupe key). Returns the category run."""
+    promoter's audit marker, the detractor task's dedupe key). Returns the category run.
+    ``now`` is for the demo, which replays a year of answers."""
     response = (SurveyResponse.objects.select_for_update(of=("self",)).select_related("advocate", "survey", "workspace")
                 .filter(pk=response_id, workspace_id=workspace_id).first())
     if response is None or response.advocate.is_erased:
         return None
-    run_loop(response=response, previous_category=None)
+    run_loop(response=response, previous_category=None, now=now)
     return response.category
 
 
@@ -119,19 +120,20 @@ def invitation_message(workspace_name: str) -> dict[str, str]:
     }
 
 
-def run_loop(*, response: SurveyResponse, previous_category: str | None) -> None:
+def run_loop(*, response: SurveyResponse, previous_category: str | None, now: datetime | None = None) -> None:
     if response.category == previous_category:
         return
+    now = now or timezone.now()
     if response.category == Category.PROMOTER:
-        _promoter(response)
+        _promoter(response, now)
     elif response.category == Category.DETRACTOR:
-        _detractor(response)
+        _detractor(response, now)
 
 
-def _promoter(response: SurveyResponse) -> None:
+def _promoter(response: SurveyResponse, now: datetime) -> None:
     advocate = response.advocate
     workspace = response.workspace
-    if answer_time(response) < timezone.now() - PROMOTER_MAX_AGE:
+    if answer_time(response) < now - PROMOTER_MAX_AGE:
         return  # an old answer an integration imports: no badge fact, no invitation
     seen = AuditLog.objects.filter(workspace_id=response.workspace_id, advocate_id=advocate.pk, action=PROMOTER_ACTION,
                                    data__response=response.pk).exists()
@@ -151,12 +153,12 @@ def _promoter(response: SurveyResponse) -> None:
             log.info("no automatic invitation for advocate %s: %s", advocate.pk, exc.message)
 
 
-def _detractor(response: SurveyResponse) -> None:
+def _detractor(response: SurveyResponse, now: datetime) -> None:
     advocate = response.advocate
     workspace = response.workspace
     starts_at = answer_time(response)
     quiet = timedelta(days=workspace.detractor_quiet_days)
-    if quiet and starts_at + quiet <= timezone.now():
+    if quiet and starts_at + quiet <= now:
         return  # the quiet period after this (old) answer is over: nothing to suppress or follow up now
     task = open_task(
         workspace=workspace, kind=TaskKind.DETRACTOR, advocate=advocate,

@@ -11,6 +11,13 @@ would store whatever score the scanner fetched last. Instead:
   Scanners that only fetch links (the usual kind) record nothing; one that runs scripts
   in a headless browser could still post a score, which the person can change with the
   same link (answering again replaces the answer; it never counts twice).
+- The promoter/detractor loop does not run on the POST: it runs from a task delayed by
+  the settle period (``settings.NPS_LOOP_SETTLE_SECONDS``, default 600 s; nps/loop.py),
+  which reads the answer's category *at that time*. So a scanner's posts within the
+  settle period (all eleven scores, say) leave no follow-up task, no "no asks"
+  suppression, no promoter badge fact and no invitation, unless the final answer (the
+  person's own, or the scanner's if nobody answers after it) says so; the loop runs
+  once per response whatever the number of posts (its dedupe keys).
 - ``POST`` with ``score`` records it (``nps.services.record_answer``), then redirects to
   ``GET /s/<token>``, which shows the recorded answer, the follow-up question (a POST with
   ``comment``) and the eleven scores to change it.

@@ -17,15 +17,17 @@ A round (``send_round``):
   then people who accept none of the survey's channels (``no_channel``);
 - the channel of each person: email when the survey uses email and ``may_email`` allows
   it, else the portal when the survey uses it and the person accepts it;
-- set-based: one query reads the audience with a held flag and a channel per person; the
-  people to survey are locked (in id order, as offers lock them) and checked again, so a
-  concurrent offer and a survey cannot both take the last place of the budget; the sends
-  are inserted in bulk (``ON CONFLICT DO NOTHING`` on (survey, round, advocate)), each
-  counted once against the budget (``Contact`` subject ``survey-send:<id>``), and the
-  emails are queued after commit, one task per batch.
+- set-based: one query reads the audience with a held flag and a channel per person; then,
+  in batches of 2,000 people each committed in its own transaction (after the round was
+  claimed), the people to survey are locked (in id order, as offers lock them) and checked
+  again, so a concurrent offer and a survey cannot both take the last place of the budget;
+  the sends are inserted in bulk (``ON CONFLICT DO NOTHING`` on (survey, round, advocate)),
+  each counted once against the budget (``Contact`` subject ``survey-send:<id>``), and
+  the batch's emails are queued after its commit, one task per 200 sends.
 
-The rounds of one workspace run one at a time (``pg_advisory_xact_lock`` on the workspace,
-held until the round commits), and the throttle and the budget count every send and
+The rounds of one workspace take turns (``pg_advisory_xact_lock`` on the workspace, held
+by the claim and by each batch until it commits; a batch reads the throttle and budget
+again once it holds it), and the throttle and the budget count every send and
 contact since ``now - 90/30 days`` with no upper bound: two rounds of different surveys at
 once, even with different clocks (the job's ``now`` read earlier, a manager's "Send now"),
 never survey a person twice within 90 days.
@@ -466,7 +468,8 @@ def _channel_expression(survey: Survey) -> Case:
     return Case(*whens, default=Value(""), output_field=CharField())
 
 
-def _chunks(items: list, size: int = BATCH):
+def _chunks(items: list, size: int | None = None):
+    size = size or BATCH
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
@@ -502,16 +505,21 @@ def send_round(*, survey: Survey, now: datetime | None = None) -> RoundResult:
     """Send one round of ``survey`` now (see the module's docstring). A round already
     claimed by another run (the instance is stale) or a survey that is done sends nothing.
 
-    The rounds of one workspace run one at a time (an advisory lock held until commit);
-    without ``now``, the clock is read once that lock is held, so each round sees every
-    send committed before it."""
+    The round is claimed in its own transaction first, then sent in batches of ``BATCH``
+    people, each committed on its own (a large audience is never locked whole); a run that
+    dies midway leaves the round claimed with the batches sent so far (the next round, or
+    "Send now", reaches the rest).
+
+    The rounds of one workspace take turns, batch by batch (an advisory lock held by the
+    claim and by each batch until it commits; each batch checks its people again under
+    it); without ``now``, the clock is read once the claim holds that lock."""
     with transaction.atomic():
         _lock_workspace_rounds(survey.workspace_id)
         now = now or timezone.now()
         claimed = _claim(survey, now)
-        if claimed is None:
-            return RoundResult(0, 0, survey.rounds)
-        return _send(claimed, now)
+    if claimed is None:
+        return RoundResult(0, 0, survey.rounds)
+    return _send(claimed, now)
 
 
 def _send(survey: Survey, now: datetime) -> RoundResult:
@@ -534,18 +542,48 @@ def _send(survey: Survey, now: datetime) -> RoundResult:
             no_channel.append(pk)
 
     sent_ids: list[int] = []
-    email_sends: list[int] = []
     for chunk in _chunks(sorted(wanted)):
-        # Lock the people in id order (as offers do) and read their budget again: a
-        # concurrent offer that took the last place since the read above holds them back.
+        sent, now_held = _send_batch(survey, chunk, wanted, rules, now)
+        sent_ids.extend(sent)
+        held_ids.extend(now_held)
+
+    holds: dict[int, Hold] = {}
+    for chunk in _chunks(held_ids):
+        for advocate_id, found in holds_by_advocate(workspace=workspace, advocate_ids=chunk, rules=rules).items():
+            holds[advocate_id] = found[0] if found else Hold(HoldReason.BUDGET, "Held back by the contact budget.")
+    if no_channel:
+        names = " or ".join(SurveyChannel(c).label.lower() for c in survey.channels)
+        no_channel_hold = Hold(HoldReason.NO_CHANNEL, f"They accept no channel this survey uses ({names}).")
+        holds.update(dict.fromkeys(no_channel, no_channel_hold))
+    with transaction.atomic():
+        for chunk in _chunks(list(holds.items())):
+            record_holds(workspace_id=ws, subject_type="survey", subject_id=survey.pk, holds=dict(chunk), at=now)
+        # The survey's holds say why people are held now: anyone sent this round is no longer held.
+        for chunk in _chunks(sent_ids):
+            ContactHold.objects.filter(workspace_id=ws, subject_type="survey", subject_id=survey.pk,
+                                       advocate_id__in=chunk).delete()
+    return RoundResult(sent=len(sent_ids), held=len(holds), round=round_no)
+
+
+def _send_batch(survey: Survey, chunk: list[int], wanted: dict[int, str], rules: list[Rule],
+                now: datetime) -> tuple[list[int], list[int]]:
+    """Send the round to these people (at most ``BATCH``) in one transaction; returns the
+    people sent and the people held back since the audience was read. Their emails are
+    queued when it commits."""
+    ws = survey.workspace_id
+    round_no = survey.rounds
+    with transaction.atomic():
+        # One batch of the workspace's rounds at a time; then lock the people in id order
+        # (as offers do) and read their throttle and budget again: a send or an offer
+        # committed since the read of the audience holds them back.
+        _lock_workspace_rounds(ws)
         locked = list(Advocate.objects.select_for_update().filter(workspace_id=ws, pk__in=chunk).order_by("pk")
                       .values_list("pk", flat=True))
         now_held = set(Advocate.objects.filter(workspace_id=ws, pk__in=locked).filter(_held_among(rules, locked))
                        .values_list("pk", flat=True))
-        held_ids.extend(sorted(now_held))
         go = [pk for pk in locked if pk not in now_held]
         if not go:
-            continue
+            return [], sorted(now_held)
         SurveySend.objects.bulk_create(
             [SurveySend(workspace_id=ws, survey_id=survey.pk, advocate_id=pk, round=round_no, channel=wanted[pk], sent_at=now)
              for pk in go],
@@ -558,44 +596,29 @@ def _send(survey: Survey, now: datetime) -> RoundResult:
              for pk, advocate_id, _ in made],
             ignore_conflicts=True,
         )
-        sent_ids.extend(advocate_id for _, advocate_id, _ in made)
-        email_sends.extend(pk for pk, _, channel in made if channel == SurveyChannel.EMAIL)
+        email_sends = [pk for pk, _, channel in made if channel == SurveyChannel.EMAIL]
+        if email_sends:
+            from advocacy.tasks import enqueue
 
-    holds: dict[int, Hold] = {}
-    for chunk in _chunks(held_ids):
-        for advocate_id, found in holds_by_advocate(workspace=workspace, advocate_ids=chunk, rules=rules).items():
-            holds[advocate_id] = found[0] if found else Hold(HoldReason.BUDGET, "Held back by the contact budget.")
-    if no_channel:
-        names = " or ".join(SurveyChannel(c).label.lower() for c in survey.channels)
-        no_channel_hold = Hold(HoldReason.NO_CHANNEL, f"They accept no channel this survey uses ({names}).")
-        holds.update(dict.fromkeys(no_channel, no_channel_hold))
-    for chunk in _chunks(list(holds.items())):
-        record_holds(workspace_id=ws, subject_type="survey", subject_id=survey.pk, holds=dict(chunk), at=now)
-    # The survey's holds say why people are held now: anyone sent this round is no longer held.
-    for chunk in _chunks(sent_ids):
-        ContactHold.objects.filter(workspace_id=ws, subject_type="survey", subject_id=survey.pk, advocate_id__in=chunk).delete()
+            from .tasks import send_survey_emails
 
-    if email_sends:
-        from advocacy.tasks import enqueue
-
-        from .tasks import send_survey_emails
-
-        for chunk in _chunks(email_sends, EMAIL_BATCH):
-            enqueue(send_survey_emails, workspace_id=ws, send_ids=chunk)
-    return RoundResult(sent=len(sent_ids), held=len(holds), round=round_no)
+            for emails in _chunks(email_sends, EMAIL_BATCH):
+                enqueue(send_survey_emails, workspace_id=ws, send_ids=emails)
+    return [advocate_id for _, advocate_id, _ in made], sorted(now_held)
 
 
 def send_survey_now(*, survey: Survey, actor) -> RoundResult:
     """The manager's "Send now": one round at once, whatever ``next_run_at`` says. A draft
     recurring survey becomes active (its next round ``every_days`` later); a paused one stays
-    paused; a one-off survey is done after it."""
+    paused; a one-off survey is done after it. (Not one transaction: the round commits its
+    batches as it goes, see ``send_round``.)"""
+    survey = Survey.objects.select_related("workspace").get(pk=survey.pk, workspace_id=survey.workspace_id)
+    if survey.status == SurveyStatus.DONE:
+        raise InvalidTransition("This one-off survey has run; create a new survey to ask again.")
+    result = send_round(survey=survey)
+    if result.round == survey.rounds:  # another run claimed it first
+        raise Conflict("This survey is being sent right now; look again in a moment.", code="survey_sending")
     with transaction.atomic():
-        survey = Survey.objects.select_related("workspace").get(pk=survey.pk, workspace_id=survey.workspace_id)
-        if survey.status == SurveyStatus.DONE:
-            raise InvalidTransition("This one-off survey has run; create a new survey to ask again.")
-        result = send_round(survey=survey)
-        if result.round == survey.rounds:  # another run claimed it first
-            raise Conflict("This survey is being sent right now; look again in a moment.", code="survey_sending")
         log_action(workspace=survey.workspace, actor=actor, action="survey.sent",
                    message=f"Survey {survey.name} round {result.round} sent now: {result.sent} sent, {result.held} held back",
                    data={"survey": survey.pk, "round": result.round, "sent": result.sent, "held": result.held})

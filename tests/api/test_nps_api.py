@@ -275,3 +275,76 @@ def test_response_list_date_filters_at_the_edges_of_time_answer_400_or_200_never
     for name in ("answered_after", "answered_before"):
         response = api_a.get("/api/v1/nps/responses/", {name: value})
         assert response.status_code in (200, 400), response.content
+
+
+# --- Old answers from integrations ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", ["1999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_answered_at_is_between_2000_and_tomorrow_else_400(api_a, tenant_a, when):
+    response = post_json(api_a, RESPONSES, {"advocate": tenant_a.advocate.pk, "score": 5, "answered_at": when})
+    error = error_of(response, 400)
+    assert "answered_at" in error["fields"], error
+    with scopes_disabled():
+        assert not SurveyResponse.objects.exists()
+
+
+def test_answered_at_may_be_a_day_ahead_at_most(api_a, tenant_a):
+    soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
+    late = (datetime.now(UTC) + timedelta(days=1, minutes=5)).isoformat()
+    assert post_json(api_a, RESPONSES, {"advocate": tenant_a.advocate.pk, "score": 5, "answered_at": soon}).status_code == 201
+    assert post_json(api_a, RESPONSES, {"advocate": tenant_a.advocate.pk, "score": 5, "answered_at": late}).status_code == 400
+
+
+def test_an_old_detractor_answer_suppresses_from_its_time_and_opens_nothing_once_the_quiet_period_is_over(api_a, tenant_a):
+    from advocacy.models import Suppression
+
+    old = post_json(api_a, RESPONSES, {"advocate": tenant_a.advocate.pk, "score": 2, "answered_at": "2021-03-01T10:00:00Z"})
+    assert old.status_code == 201 and old.json()["follow_up_task"] is None
+    with scopes_disabled():
+        assert not Suppression.objects.exists() and not Task.objects.exists()
+    quiet = tenant_a.workspace.detractor_quiet_days
+    answered = datetime.now(UTC).replace(microsecond=0) - timedelta(days=quiet - 10)
+    recent = post_json(api_a, RESPONSES, {"advocate": tenant_a.advocate.pk, "score": 2, "answered_at": answered.isoformat()})
+    assert recent.status_code == 201 and recent.json()["follow_up_task"] is not None
+    with scopes_disabled():
+        [suppression] = Suppression.objects.all()
+    assert (suppression.starts_at, suppression.until) == (answered, answered + timedelta(days=quiet))
+
+
+def test_a_promoter_answer_older_than_90_days_adds_no_badge_fact_or_invitation(api_a, tenant_a):
+    from advocacy.models import Stage
+    from programs.models import Invitation
+    from rewards.models import AdvocateFact
+
+    candidate = AdvocateFactory(workspace=tenant_a.workspace, stage=Stage.CANDIDATE)
+    survey = SurveyFactory(workspace=tenant_a.workspace, auto_invite_promoters=True)
+    at = (datetime.now(UTC) - timedelta(days=91)).isoformat()
+    response = post_json(api_a, RESPONSES, {"advocate": candidate.pk, "score": 10, "survey": survey.pk, "answered_at": at})
+    assert response.status_code == 201
+    with scopes_disabled():
+        assert not AdvocateFact.objects.filter(fact="promoter_answers").exists()
+        assert not Invitation.objects.exists()
+    fresh = post_json(api_a, RESPONSES, {"advocate": candidate.pk, "score": 10, "survey": survey.pk,
+                                         "answered_at": (datetime.now(UTC) - timedelta(days=89)).isoformat()})
+    assert fresh.status_code == 201
+    with scopes_disabled():
+        assert AdvocateFact.objects.get(fact="promoter_answers").count == 1
+        assert Invitation.objects.filter(advocate=candidate).exists()
+
+
+def test_put_of_a_done_survey_with_status_done_is_accepted_unchanged(api_a, tenant_a):
+    TagFactory(workspace=tenant_a.workspace, name="vip")
+    created = post_json(api_a, SURVEYS, {"name": "T", "audience": "tag", "audience_tag": "vip"})
+    survey_id = created.json()["id"]
+    assert api_a.post(f"{SURVEYS}{survey_id}/send/").status_code in (200, 201)
+    body = api_a.get(f"{SURVEYS}{survey_id}/").json()
+    assert body["status"] == "done"
+    body["question"] = "How likely are you to recommend {company}?"
+    response = api_a.put(f"{SURVEYS}{survey_id}/", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "done"
+    again = patch_json(api_a, f"{SURVEYS}{survey_id}/", {"status": "active"})
+    assert again.status_code in (400, 409)
+    with scopes_disabled():
+        assert Survey.objects.get(pk=survey_id).status == "done"

@@ -60,8 +60,9 @@ def test_the_post_records_the_score_then_the_page_asks_the_follow_up_question(cl
     assert "What is the main reason?" in body and 'name="comment"' in body
 
 
-def test_a_comment_is_saved_and_thanked_for(client, a_send):
-    client.post(url_of(a_send), {"score": "3"})
+def test_a_comment_is_saved_and_thanked_for(client, a_send, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the loop's task (after commit) opens the follow-up
+        client.post(url_of(a_send), {"score": "3"})
     posted = client.post(url_of(a_send), {"comment": "Onboarding was rough."})
     assert posted.status_code == 302 and posted["Location"].endswith("?thanks=1")
     assert responses()[0].comment == "Onboarding was rough."
@@ -171,3 +172,68 @@ def test_an_erased_persons_link_is_not_found(client, a_send):
         a_send.advocate.save()
     assert client.get(url_of(a_send, 9)).status_code == 404
     assert client.post(url_of(a_send), {"score": "9"}).status_code == 404
+
+
+# --- Link scanners that run scripts: the loop waits for the settle period ------------------------------
+
+
+@pytest.fixture
+def delayed_loops(monkeypatch):
+    """The loop's tasks as queued (kwargs, countdown), not run: the test runs them when the
+    settle period is over."""
+    from nps import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.run_answer_loop, "apply_async",
+                        lambda kwargs, countdown=None, **options: queued.append((kwargs, countdown)))
+    return queued
+
+
+def run_queued(queued):
+    from nps import tasks
+
+    for kwargs, _ in queued:
+        tasks.run_answer_loop.apply(kwargs=kwargs).get()
+
+
+def test_a_scanners_posts_within_the_settle_period_leave_no_task_suppression_fact_or_invitation(
+        client, tenant_a, settings, delayed_loops, django_capture_on_commit_callbacks):
+    from advocacy.models import Stage, Suppression
+    from programs.models import Invitation
+    from rewards.models import AdvocateFact
+    from tests.factories import AdvocateFactory
+
+    settings.NPS_LOOP_SETTLE_SECONDS = 900
+    candidate = AdvocateFactory(workspace=tenant_a.workspace, stage=Stage.CANDIDATE)
+    send = SurveySendFactory(survey=SurveyFactory(workspace=tenant_a.workspace, auto_invite_promoters=True),
+                             advocate=candidate)
+    with django_capture_on_commit_callbacks(execute=True):
+        for score in (0, 10, 3, 9):  # a headless scanner posting what it found
+            client.post(url_of(send), {"score": str(score)})
+        client.post(url_of(send), {"score": "8"})  # the person, within the settle period
+    assert {countdown for _, countdown in delayed_loops} == {900}
+    run_queued(delayed_loops)  # the settle period is over: each task reads the answer as it is now
+    assert responses()[0].score == 8
+    with scopes_disabled():
+        assert not Task.objects.exists()
+        assert not Suppression.objects.exists()
+        assert not AdvocateFact.objects.filter(fact="promoter_answers").exists()
+        assert not Invitation.objects.exists()
+        candidate.refresh_from_db()
+    assert candidate.stage == Stage.CANDIDATE
+
+
+def test_the_final_answer_after_a_scanner_runs_the_loop_once(client, a_send, delayed_loops,
+                                                               django_capture_on_commit_callbacks):
+    from advocacy.models import Suppression
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for score in (10, 2, 9, 1):
+            client.post(url_of(a_send), {"score": str(score)})
+    run_queued(delayed_loops)
+    run_queued(delayed_loops)  # a redelivery changes nothing
+    with scopes_disabled():
+        [task] = Task.objects.all()
+        assert "1 out of 10" in task.detail
+        assert Suppression.objects.count() == 1
+        assert responses()[0].follow_up_task_id == task.pk

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 
 from advocacy.budget import contact_hold
@@ -31,7 +32,9 @@ def a_send(tenant_a) -> SurveySend:
 
 
 def answer(send, score, comment=None, channel="email"):
-    with workspace_scope(send.workspace):
+    """Answer and commit: the loop runs from a task scheduled after commit (eager here, so
+    the settle period does not wait)."""
+    with workspace_scope(send.workspace), TestCase.captureOnCommitCallbacks(execute=True):
         return svc.record_answer(send=send, score=score, channel=channel, comment=comment)
 
 
@@ -102,7 +105,7 @@ def test_an_erased_persons_link_records_nothing(a_send):
         answer(a_send, 9)
 
 
-def test_the_signal_tells_listeners_after_commit(a_send, django_capture_on_commit_callbacks):
+def test_the_signal_tells_listeners_after_commit(a_send):
     seen = []
 
     def listener(sender, response, created, previous_category, **kwargs):
@@ -110,10 +113,12 @@ def test_the_signal_tells_listeners_after_commit(a_send, django_capture_on_commi
 
     response_recorded.connect(listener)
     try:
-        with django_capture_on_commit_callbacks(execute=True):
-            answer(a_send, 4)
-        with django_capture_on_commit_callbacks(execute=True):
-            answer(a_send, 10)
+        other = SurveySendFactory(survey=a_send.survey, advocate=AdvocateFactory(workspace=a_send.workspace))
+        with workspace_scope(a_send.workspace):
+            svc.record_answer(send=other, score=1, channel="email")
+        assert seen == []  # not committed (the test's transaction): nobody told yet
+        answer(a_send, 4)  # "commits": the helper runs the on-commit callbacks
+        answer(a_send, 10)
     finally:
         response_recorded.disconnect(listener)
     assert seen == [(4, True, None), (10, False, "detractor")]
@@ -192,6 +197,16 @@ def test_a_comment_after_the_score_goes_into_the_open_task(a_send):
     assert "And support is slow." in task.detail and "4 out of 10" in task.detail
 
 
+def test_a_score_change_without_a_comment_refreshes_the_open_follow_up_task(a_send):
+    answer(a_send, 5, comment="Slow exports.")
+    answer(a_send, 2)  # still a detractor: the loop does not run again, the task's detail follows
+    [task] = detractor_tasks(a_send.advocate)
+    assert "2 out of 10" in task.detail and "Slow exports." in task.detail
+    answer(a_send, 9)  # a promoter now: the open task says so until the manager closes it
+    [task] = detractor_tasks(a_send.advocate)
+    assert "9 out of 10" in task.detail and task.status == Task.Status.OPEN
+
+
 def test_a_closed_task_keeps_what_the_manager_read(a_send, tenant_a):
     from advocacy.services.tasks import close_task
 
@@ -251,7 +266,7 @@ def test_an_integrations_answer_may_name_a_survey_of_the_workspace_only(tenant_a
     with pytest.raises(ValidationFailed):
         api_answer(tenant_a, score=8, advocate=tenant_b.advocate)
     with pytest.raises(ValidationFailed) as exc:
-        api_answer(tenant_a, score=8, answered_at=timezone.now() + timedelta(days=1))
+        api_answer(tenant_a, score=8, answered_at=timezone.now() + timedelta(days=1, minutes=1))
     assert "answered_at" in exc.value.fields
     with pytest.raises(ValidationFailed):
         api_answer(tenant_a, score=8, external_id="x" * 101)

@@ -208,6 +208,9 @@ def test_a_tag_of_another_workspace_is_refused(client, tenant_a, tenant_b):
     client.force_login(tenant_a.manager)
     response = client.post(url("nps_survey_new", tenant_a), survey_data(audience="tag", audience_tag=str(foreign.pk)))
     assert response.status_code == 400
+    assert response.context["form"].errors.get("audience_tag"), response.context["form"].errors
+    with scopes_disabled():
+        assert not Survey.objects.exists()
 
 
 def test_edit_keeps_the_status_and_clears_the_other_audiences(client, tenant_a):
@@ -282,6 +285,20 @@ def test_survey_page_queries_do_not_grow_with_the_answers(client, tenant_a):
     with CaptureQueriesContext(connection) as many:
         client.get(url("nps_survey", tenant_a, survey.pk))
     assert len(many) == len(few)
+
+
+@pytest.mark.parametrize("action", ["activate", "pause", "send", "delete"])
+def test_posting_an_action_on_another_workspaces_survey_is_a_404_and_changes_nothing(client, tenant_a, tenant_b, action):
+    foreign = SurveyFactory(workspace=tenant_b.workspace, status=SurveyStatus.ACTIVE if action == "pause" else SurveyStatus.DRAFT)
+    AdvocateFactory(workspace=tenant_b.workspace)
+    with scopes_disabled():
+        before = Survey.objects.filter(pk=foreign.pk).values().get()
+    client.force_login(tenant_a.owner)
+    assert client.post(url("nps_survey_action", tenant_a, foreign.pk, action)).status_code == 404
+    with scopes_disabled():
+        assert Survey.objects.filter(pk=foreign.pk).values().get() == before
+        assert not SurveySend.objects.exists()
+        assert not AuditLog.objects.filter(action__startswith="survey.").exists()
 
 
 def test_another_workspaces_survey_is_a_404(client, tenant_a, tenant_b):

@@ -170,3 +170,19 @@ def test_open_prompt_is_the_latest_unanswered_send_of_the_last_30_days(tenant_a)
     with workspace_scope(tenant_a.workspace):
         assert queries.open_prompt(me) == recent
     assert old.pk != recent.pk
+
+
+def test_the_response_rate_counts_only_answers_to_a_send_so_api_answers_naming_the_survey_never_pass_100(tenant_a):
+    from nps.services import record_api_response
+
+    survey = SurveyFactory(workspace=tenant_a.workspace)
+    _answers(survey, [9])  # one person sent, who answered
+    with workspace_scope(tenant_a.workspace):
+        for n in range(3):
+            record_api_response(workspace=tenant_a.workspace, advocate=AdvocateFactory(workspace=tenant_a.workspace),
+                                score=10, survey=survey, external_id=f"typeform-{n}")
+        f = queries.survey_figures(survey)
+        [row] = queries.survey_rows(type(survey).objects.filter(pk=survey.pk))
+        listed = queries.row_figures(row)
+    assert (f.responses, f.sent, f.nps) == (4, 1, Decimal("100.0"))
+    assert f.response_rate == listed.response_rate == Decimal("100.0")

@@ -455,3 +455,27 @@ def test_the_job_without_a_clock_reads_it_for_each_round(tenant_a, monkeypatch):
     assert seen == [None]
     with scopes_disabled():
         assert Survey.objects.get(pk=survey.pk).rounds == 1
+
+
+def test_a_failed_survey_email_is_sent_by_the_retry(tenant_a, monkeypatch):
+    """The dedupe mark is removed when sending fails, so the task's retry emails them."""
+    from nps import notifications
+
+    survey = survey_of(tenant_a, channels=["email"])
+    send_row = SurveySendFactory(survey=survey, advocate=tenant_a.advocate, channel="email")
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(kwargs["advocate"].pk)
+        if len(calls) == 1:
+            raise OSError("SMTP is down")
+        return True
+
+    monkeypatch.setattr(notifications, "email_advocate", flaky)
+    with workspace_scope(tenant_a.workspace):
+        with pytest.raises(OSError):
+            notifications.send_survey_emails(workspace_id=tenant_a.workspace.pk, send_ids=[send_row.pk])
+        assert notifications.send_survey_emails(workspace_id=tenant_a.workspace.pk, send_ids=[send_row.pk]) == 1
+        # Sent once: a redelivery after success sends no second copy.
+        assert notifications.send_survey_emails(workspace_id=tenant_a.workspace.pk, send_ids=[send_row.pk]) == 0
+    assert calls == [tenant_a.advocate.pk, tenant_a.advocate.pk]
