@@ -18,6 +18,7 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
 from .errors import DomainError
@@ -110,3 +111,18 @@ class PortalView(WorkspaceRequestMixin, View):
         context = {"workspace": self.workspace, "advocate": self.advocate, "view": self}
         context.update(kwargs)
         return context
+
+
+class WorkspaceTimeMixin(View):
+    """Runs the handler and renders its template in the workspace's time zone (dates typed
+    and shown as its managers read them). Sits after ManagerView in the bases, so the
+    workspace is known (and scoped) when it runs."""
+
+    def dispatch(self, request, *args, **kwargs):
+        from .budget import workspace_zone
+
+        with timezone.override(workspace_zone(self.workspace)):
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()
+        return response

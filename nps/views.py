@@ -17,14 +17,11 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.views import View
 
-from advocacy.budget import workspace_zone
 from advocacy.errors import DomainError
 from advocacy.exports import inert, streaming_csv
 from advocacy.models import Role
-from advocacy.web import ManagerView
+from advocacy.web import ManagerView, WorkspaceTimeMixin
 
 from . import queries
 from .charts import trend_svg
@@ -56,18 +53,7 @@ def form_error(form, exc: DomainError) -> int:
     return 409 if exc.status == 409 else 400
 
 
-class _WorkspaceTime(View):
-    """Renders in the workspace's time zone (months and dates as its managers read them)."""
-
-    def dispatch(self, request, *args, **kwargs):
-        with timezone.override(workspace_zone(self.workspace)):
-            response = super().dispatch(request, *args, **kwargs)
-            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
-                response.render()
-        return response
-
-
-class NpsView(ManagerView, _WorkspaceTime):
+class NpsView(ManagerView, WorkspaceTimeMixin):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.setdefault("can_write", self.membership.has_role(self.write_role))

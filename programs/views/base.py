@@ -4,29 +4,15 @@ are typed and shown in it), and turning a domain error into form messages with i
 from __future__ import annotations
 
 from django import forms
-from django.utils import timezone
-from django.views import View
 
 from advocacy.budget import workspace_zone
 from advocacy.errors import DomainError
-from advocacy.web import ManagerView
+from advocacy.web import ManagerView, WorkspaceTimeMixin
 
 PAGE_SIZE = 50
 
 
-class _WorkspaceTime(View):
-    """Runs the handler and renders its template in the workspace's time zone. Sits after
-    ManagerView in the MRO, so the workspace is known (and scoped) when it runs."""
-
-    def dispatch(self, request, *args, **kwargs):
-        with timezone.override(workspace_zone(self.workspace)):
-            response = super().dispatch(request, *args, **kwargs)
-            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
-                response.render()
-        return response
-
-
-class ProgramsView(ManagerView, _WorkspaceTime):
+class ProgramsView(ManagerView, WorkspaceTimeMixin):
     """A manager page of the programs app."""
 
     def get_context_data(self, **kwargs):
