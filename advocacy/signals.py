@@ -6,8 +6,9 @@ caches; no business rule lives in a receiver.
   erased) and the transaction committed. Referrals forgets the advocate's cached /r/ codes.
 - ``advocate_erased(advocate)``: inside the erasure's transaction, so each app above the
   core blanks the person's free text it holds (NPS comments) in the same commit.
-- ``events_recorded(workspace, advocate_ids)``: after a batch of activity events was stored
-  and the transaction committed. Insights refreshes those people's scores (one task).
+- ``events_recorded(workspace, advocate_ids, days)``: after a batch of activity events was
+  stored and the transaction committed (``days``: the local days they occurred on).
+  Insights refreshes those people's scores (one task) and marks past days for its rollup.
 """
 
 from django.dispatch import Signal

@@ -147,7 +147,8 @@ def seed(workspace, *, people: int, events: int) -> None:
     approved = [a for a in assignments if a.state == S.APPROVED][:1000]
     Outcome.objects.bulk_create([
         Outcome(workspace=ws, assignment=a, program=a.program, advocate_id=a.advocate_id, kind="deal",
-                amount=Decimal("1000.00"), deal_status=["open", "won", "lost"][i % 3], created_at=at(i), updated_at=at(i))
+                amount=Decimal("1000.00"), deal_status=["open", "won", "lost"][i % 3], created_at=at(i), updated_at=at(i),
+                decided_at=at(i) if i % 3 else None)
         for i, a in enumerate(approved)])
     ProgramCost.objects.bulk_create([ProgramCost(workspace=ws, program=programs[i % 5], category="software",
                                                  amount=Decimal("10.00"), incurred_on=DAY) for i in range(100)])
@@ -217,8 +218,8 @@ def reference(cursor, ws, since, until, currency: str) -> int:
         # money
         (f"""SELECT program_id, {day % 'created_at'}, sum(amount) FROM programs_outcome
              WHERE {rng('created_at')} AND kind = 'deal' GROUP BY ROLLUP (2, 1)""", p),
-        (f"""SELECT program_id, {day % 'updated_at'}, sum(amount) FROM programs_outcome
-             WHERE {rng('updated_at')} AND kind = 'deal' AND deal_status = 'won' GROUP BY ROLLUP (2, 1)""", p),
+        (f"""SELECT program_id, {day % 'decided_at'}, sum(amount) FROM programs_outcome
+             WHERE {rng('decided_at')} AND kind = 'deal' AND deal_status = 'won' GROUP BY ROLLUP (2, 1)""", p),
         ("SELECT program_id, incurred_on, sum(amount) FROM insights_programcost WHERE workspace_id = %s "
          "AND incurred_on = %s GROUP BY ROLLUP (2, 1)", [ws.pk, DAY]),
     ]

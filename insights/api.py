@@ -20,9 +20,9 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from advocacy.api.base import CrudViewSet, WorkspaceViewSet, created
+from advocacy.api.base import CrudViewSet, WorkspaceViewSet, created, idempotent
 from advocacy.errors import ValidationFailed
-from programs.api.common import MAX_ID, in_workspace
+from programs.api.common import IDEMPOTENCY, MAX_ID, in_workspace
 from programs.models import Program
 
 from . import queries
@@ -86,6 +86,9 @@ class KpisSerializer(serializers.Serializer):
     nps = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
     nps_responses = serializers.IntegerField()
     referral_revenue = _money("")
+    other_currency_conversions = serializers.IntegerField(
+        help_text="Attributed conversions of the range in other currencies: counted in `referral_conversions`, left out "
+                  "of `referral_revenue` and `roi` (there is no exchange rate).")
     pipeline_influenced = _money("")
     revenue_won = _money("")
     program_costs = _money("")
@@ -229,8 +232,9 @@ class ProgramCostFilter(django_filters.FilterSet):
     list=extend_schema(summary="List program costs", description="Newest first. Filter by `program`, `category`, "
                                                                  "`incurred_from` and `incurred_to`."),
     retrieve=extend_schema(summary="A program cost"),
-    create=extend_schema(summary="Record a program cost", description="Audited. 404 for a program of another workspace.",
-                         responses={201: ProgramCostSerializer, 404: NO_PROGRAM}),
+    create=extend_schema(summary="Record a program cost", description="Audited. 404 for a program of another workspace. "
+                                                                      "Honours `Idempotency-Key`.",
+                         parameters=[IDEMPOTENCY], responses={201: ProgramCostSerializer, 404: NO_PROGRAM}),
     update=extend_schema(summary="Replace a program cost", responses={200: ProgramCostSerializer, 404: NO_PROGRAM}),
     partial_update=extend_schema(summary="Change a program cost", responses={200: ProgramCostSerializer, 404: NO_PROGRAM}),
     destroy=extend_schema(summary="Delete a program cost", responses={204: None}),
@@ -251,6 +255,7 @@ class ProgramCostViewSet(CrudViewSet):
             data["program"] = in_workspace(Program, self.workspace, data.pop("program_id"), "program")
         return data
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)

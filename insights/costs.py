@@ -69,16 +69,13 @@ def _clean(workspace: Workspace, data: dict[str, Any], *, partial: bool) -> dict
 
 
 def _refresh_rollups(workspace: Workspace, *days: date) -> None:
-    """After the commit, roll the changed days up again so DailyMetric.program_costs follows
-    (the dashboard reads costs from ProgramCost directly, so it is current even before)."""
-    from advocacy.tasks import enqueue
+    """Mark the changed past days dirty, so the next hourly rollup recomputes them and
+    DailyMetric.program_costs follows (insights/dirty.py; today is recomputed every hour
+    anyway; the dashboard reads costs from ProgramCost directly, so it is current even
+    before). Written in the cost's transaction."""
+    from .dirty import mark_dirty
 
-    from .periods import MAX_DAYS, local_today
-    from .tasks import rollup_workspace
-
-    today = local_today(workspace)
-    for days_ago in sorted({(today - d).days for d in days if d <= today and (today - d).days < MAX_DAYS}):
-        enqueue(rollup_workspace, workspace_id=workspace.pk, days_ago=days_ago)
+    mark_dirty(workspace=workspace, days=days)
 
 
 def _describe(cost: ProgramCost) -> dict[str, Any]:

@@ -128,3 +128,22 @@ class ProgramCost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.amount}"
+
+
+class RollupDirtyDay(models.Model):
+    """A past day whose source rows changed after it was rolled up (a back-dated event, a
+    late conversion, a deal decided, a cost entered): the hourly rollup recomputes it, then
+    deletes the mark (insights/dirty.py)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="A calendar day in the workspace's time zone.")
+    marked_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceScopedManager()
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "day"], name="rollupdirtyday_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.day}"

@@ -61,6 +61,7 @@ class Period:
 
 
 def local_today(workspace: Workspace) -> date:
+    """Today in the workspace's time zone (the rollups and the pages share this one)."""
     return timezone.localtime(timezone.now(), workspace_zone(workspace)).date()
 
 

@@ -3,7 +3,9 @@
 They read the rollups only — ``DailyMetric``, ``AdvocateDay`` — plus ``ProgramCost`` (what
 managers entered, read directly so ROI is current the moment a cost is saved), program
 names and objectives, and ``programs.Outcome`` for the one figure no rollup holds: the win
-rate of deals that used a reference.
+rate of deals that used a reference (and ``referrals.Conversion`` for one count: the
+attributed conversions of the period in other currencies, which referral revenue and ROI
+leave out — the tiles say so).
 
 Definitions over a period ``[start, end]`` (days in the workspace's time zone, both ends
 included):
@@ -11,8 +13,10 @@ included):
 - sums (offers, completions, referral revenue, points earned, …): the sum of the daily
   rows. Without a program: the workspace's rows (``program`` empty), which hold every
   metric; with one: that program's rows.
-- active advocates and points outstanding are levels, not flows: the value of the last
-  rolled-up day of the period (of a bucket, in a series).
+- active advocates and points outstanding are levels, not flows: the workspace's, the
+  value of the last rolled-up day of the period (of a bucket, in a series); a program's,
+  the value of its row on the period's (bucket's) last day, else 0 (a program with nobody
+  active in its window gets no row that day).
 - NPS: ``nps.maths.nps`` over the period's promoter, passive and detractor counts; None
   without answers.
 - program costs: ``ProgramCost`` entries incurred in the period (of the program, or all).
@@ -22,7 +26,7 @@ included):
   days before ``start`` — the share active at the end (an ``AdvocateDay`` in the 90 days
   up to ``end``), a percentage with one decimal; None when nobody was active at the start.
   People are not split by program (``AdvocateDay`` has none), so it is the workspace's.
-- reference win rate: among deal outcomes decided (won or lost, by ``updated_at``) in the
+- reference win rate: among deal outcomes decided (won or lost, by ``decided_at``) in the
   period, won / (won + lost) for deals of reference-call asks against the other deals; None
   for a side without decided deals.
 - top advocates: ``AdvocateDay`` sums over the period, by points earned, then completions,
@@ -39,7 +43,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, IntegerField, Max, Q, Sum, Value
+from django.db.models import Count, DecimalField, IntegerField, Q, Sum, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 
@@ -47,6 +51,7 @@ from advocacy.budget import workspace_zone
 from advocacy.models import Workspace
 from nps.maths import nps as nps_score
 from programs.models import OBJECTIVE_METRICS, AskKind, DealStatus, Outcome, OutcomeKind, Program
+from referrals.models import Conversion
 
 from .models import AdvocateDay, DailyMetric, ProgramCost
 from .periods import Period, bucket_start, buckets
@@ -146,7 +151,23 @@ class Metrics:
         for row in self.rows:
             _add(totals, row)
         totals["program_costs"] = sum(self.costs_by_day.values(), Decimal("0.00"))
+        self._program_levels(totals, self.period.end)
         return _finish(totals)
+
+    def _program_levels(self, totals: dict[str, Any], last_day: date) -> None:
+        """A program's levels are those of its row on ``last_day``, else 0: a quiet program
+        gets no row, and its last row's count is not today's (the workspace row exists every
+        rolled-up day, so its last row is the day's)."""
+        if self.program is None:
+            return
+        row = self._by_day().get(last_day)
+        for m in LEVELS:
+            totals[m] = row[m] if row is not None else 0
+
+    def _by_day(self) -> dict[date, dict[str, Any]]:
+        if not hasattr(self, "_rows_by_day"):
+            self._rows_by_day = {r["day"]: r for r in self.rows}
+        return self._rows_by_day
 
     def series(self, granularity: str) -> list[dict[str, Any]]:
         """One entry per bucket of the period (empty buckets too: zeros, and None for the
@@ -165,6 +186,8 @@ class Metrics:
             _add(slot(row["day"]), row)
         for day, amount in self.costs_by_day.items():
             slot(day)["program_costs"] += amount
+        for first, last in spans:
+            self._program_levels(by_start[first], last)
         return [{"period_start": s, **_finish(by_start[s])} for s in starts]
 
 
@@ -211,7 +234,7 @@ def reference_win_rate(workspace: Workspace, period: Period, program: Program | 
     since, until = _bounds(workspace, period)
     deals = Outcome.objects.filter(workspace=workspace, kind=OutcomeKind.DEAL,
                                    deal_status__in=[DealStatus.WON, DealStatus.LOST],
-                                   updated_at__gte=since, updated_at__lt=until)
+                                   decided_at__gte=since, decided_at__lt=until)
     if program is not None:
         deals = deals.filter(program=program)
     reference = Q(assignment__ask__kind=AskKind.REFERENCE_CALL)
@@ -227,6 +250,18 @@ def reference_win_rate(workspace: Workspace, period: Period, program: Program | 
     }
 
 
+def other_currency_conversions(workspace: Workspace, period: Period, program: Program | None = None) -> int:
+    """Attributed referral conversions of the period in a currency other than the
+    workspace's: counted in conversions, left out of referral revenue (and so of ROI)."""
+    since, until = _bounds(workspace, period)
+    found = (Conversion.objects.filter(workspace=workspace, attributed=True, referral__isnull=False,
+                                       occurred_at__gte=since, occurred_at__lt=until)
+             .exclude(currency=workspace.currency.upper()))
+    if program is not None:
+        found = found.filter(referral__program=program)
+    return found.count()
+
+
 def kpis(workspace: Workspace, period: Period, program: Program | None = None, *,
          metrics: Metrics | None = None) -> dict[str, Any]:
     """The tiles: active advocates (at the period's end), NPS, referral revenue, pipeline
@@ -238,6 +273,7 @@ def kpis(workspace: Workspace, period: Period, program: Program | None = None, *
         "nps": totals["nps"],
         "nps_responses": totals["nps_promoters"] + totals["nps_passives"] + totals["nps_detractors"],
         "referral_revenue": totals["referral_revenue"],
+        "other_currency_conversions": other_currency_conversions(workspace, period, program),
         "pipeline_influenced": totals["pipeline_influenced"],
         "revenue_won": totals["revenue_won"],
         "program_costs": totals["program_costs"],
@@ -294,7 +330,7 @@ def _sum(name: str, when: Q):
 
 
 def program_table(workspace: Workspace, period: Period, programs: Iterable[Program] | None = None) -> list[dict[str, Any]]:
-    """Every program with its period sums, its sums to date, its latest active advocates,
+    """Every program with its period sums, its sums to date, its active advocates on the period's last day,
     its costs and its objectives' progress (three queries whatever the number of programs)."""
     programs = list(programs if programs is not None else Program.objects.filter(workspace=workspace).order_by("name", "id"))
     if not programs:
@@ -310,14 +346,10 @@ def program_table(workspace: Workspace, period: Period, programs: Iterable[Progr
     ids = [p.pk for p in programs]
     grouped = {r["program_id"]: r for r in DailyMetric.objects.filter(workspace=workspace, program_id__in=ids)
                .values("program_id").annotate(**sums).order_by()}
-    latest_day = {r["program_id"]: r["last"] for r in DailyMetric.objects.filter(workspace=workspace, program_id__in=ids, day__lte=period.end)
-                  .values("program_id").annotate(last=Max("day")).order_by()}
-    active = {}
-    if latest_day:
-        condition = Q()
-        for pid, day in latest_day.items():
-            condition |= Q(program_id=pid, day=day)
-        active = dict(DailyMetric.objects.filter(workspace=workspace).filter(condition).values_list("program_id", "active_advocates"))
+    # A level is read on the period's last day only: a program with no row that day had
+    # nobody active in its 90-day window (quiet programs get no row), so 0.
+    active = dict(DailyMetric.objects.filter(workspace=workspace, program_id__in=ids, day=period.end)
+                  .values_list("program_id", "active_advocates"))
     costs = {r["program_id"]: r for r in ProgramCost.objects.filter(workspace=workspace, program_id__in=ids)
              .values("program_id").annotate(p=Sum("amount", filter=Q(incurred_on__gte=period.start, incurred_on__lte=period.end)),
                                              d=Sum("amount", filter=Q(incurred_on__lte=period.end))).order_by()}

@@ -15,6 +15,11 @@ SELECTs built with the ORM and compiled to SQL:
    from the temporary table (1M events are read once, not twice); the levels (active
    and new advocates, points outstanding) are one statement over the range's days.
 
+After the range, the levels of the days after it that were already rolled up are
+refreshed (``refresh_levels_after``: active advocates up to 89 days on, new advocates of
+later first days). Late data of past days is marked dirty by signals and recomputed by the
+hourly task (insights/dirty.py).
+
 So a rerun leaves identical metric columns, a late event is picked up, and a day whose
 source rows were deleted ends at zeros (the workspace row, which every day of the range
 gets) or no rows (programs, people). Ranges are cut into chunks of ``CHUNK_DAYS``, one
@@ -64,7 +69,9 @@ Referrals (per program: the code's / the referral's program)
 
 NPS (workspace row only: surveys belong to no program)
 - ``nps_promoters`` / ``nps_passives`` / ``nps_detractors``: answers by category whose
-  ``answered_at`` is D (an answer replaced later moves to the day of its latest answer);
+  ``answered_at`` is D (an answer replaced later keeps its first ``answered_at`` and
+  counts on that day in its latest category; that day is marked dirty for the hourly
+  rollup, insights/dirty.py);
   ``surveys_sent``: survey sends on D (``sent_at``), every channel.
 
 Points (the ledger; per program by the entry's ``program_id``)
@@ -77,8 +84,8 @@ Points (the ledger; per program by the entry's ``program_id``)
 
 Money (the workspace's currency; per program)
 - ``pipeline_influenced``: Σ amount of deal outcomes created on D (open, won or lost);
-- ``revenue_won``: Σ amount of deal outcomes with status won whose ``updated_at`` is D
-  (the day it was marked won, as far as the outcome records);
+- ``revenue_won``: Σ amount of deal outcomes with status won whose ``decided_at`` is D
+  (the day it was marked won; later edits of the outcome leave it there);
 - ``program_costs``: Σ amount of program costs incurred on D (``incurred_on``, a date).
 
 Activity events (workspace row only)
@@ -105,6 +112,7 @@ from referrals.models import Click, Conversion, Referral
 from rewards.models import EntryKind, LedgerEntry, Redemption, earned_entries
 
 from .models import AdvocateDay, DailyMetric, ProgramCost
+from .periods import local_today
 
 ACTIVE_WINDOW_DAYS = 90
 CHUNK_DAYS = 31
@@ -125,11 +133,6 @@ WORK_TABLE = "insights_rollup_people"  # a temporary table, per connection and t
 _LOCK_CLASS = zlib.crc32(b"insights.rollups") & 0x7FFFFFFF
 
 
-def local_today(workspace: Workspace) -> date:
-    """Today in the workspace's time zone."""
-    return timezone.localtime(timezone.now(), workspace_zone(workspace)).date()
-
-
 def rollup_days(*, workspace: Workspace, start: date, end: date) -> int:
     """Recompute the rollups of the days ``start`` to ``end`` (both included) whole, one
     transaction per chunk of days. Returns the number of days computed."""
@@ -142,7 +145,41 @@ def rollup_days(*, workspace: Workspace, start: date, end: date) -> int:
         _rollup_chunk(workspace=workspace, start=chunk_start, end=chunk_end)
         days += (chunk_end - chunk_start).days + 1
         chunk_start = chunk_end + timedelta(days=1)
+    refresh_levels_after(workspace=workspace, end=end)
     return days
+
+
+@transaction.atomic
+def refresh_levels_after(*, workspace: Workspace, end: date) -> None:
+    """After the days up to ``end`` changed, the levels of the days after it that were
+    already rolled up: active advocates (workspace and program rows) of ``end`` + 1 to
+    ``end`` + 89 (their 90-day window holds ``end``) and new advocates of every later day
+    that is someone's first day after ``end`` (the only later days whose "first day ever"
+    a change up to ``end`` can move). Days after today and days never rolled up are left
+    alone (no row is created)."""
+    today = local_today(workspace)
+    first, last = end + timedelta(days=1), min(end + timedelta(days=ACTIVE_WINDOW_DAYS - 1), today)
+    if end >= today:
+        return  # nothing after it was rolled up (the hourly run of today)
+    with workspace_scope(workspace), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, workspace.pk])
+            cursor.execute("SET LOCAL jit = off")
+        ops = connection.ops
+        if first <= last:
+            r = _Range(workspace, first, last)
+            cursor.execute(*_levels_upsert(r, existing_only=True))
+            cursor.execute(f"UPDATE {METRIC_TABLE} SET active_advocates = 0 WHERE workspace_id = %s "
+                           "AND program_id IS NOT NULL AND day >= %s AND day <= %s",
+                           [workspace.pk, ops.adapt_datefield_value(first), ops.adapt_datefield_value(last)])
+            cursor.execute(*_program_people_upsert(r, existing_only=True))
+        if last < today:
+            cursor.execute(
+                f"UPDATE {METRIC_TABLE} AS m SET new_advocates = ({_NEW_ADVOCATES % 'm.day'}) "
+                f"WHERE m.workspace_id = %s AND m.program_id IS NULL AND m.day > %s AND m.day <= %s AND m.day IN "
+                f"(SELECT MIN(a.day) FROM {PEOPLE_TABLE} a WHERE a.workspace_id = %s AND a.day > %s GROUP BY a.advocate_id)",
+                [workspace.pk, workspace.pk, ops.adapt_datefield_value(last), ops.adapt_datefield_value(today),
+                 workspace.pk, ops.adapt_datefield_value(end)])
 
 
 # ---------------------------------------------------------------------------------------
@@ -289,7 +326,7 @@ def _families(r: _Range) -> list[_Family]:
         _Family("money", money_cols, [
             _fact(r.within(deals, "created_at"), day=r.day_of("created_at"), key=F("program_id"),
                   measures={"pipeline_influenced": Sum("amount")}, columns=money_cols),
-            _fact(r.within(deals.filter(deal_status=DealStatus.WON), "updated_at"), day=r.day_of("updated_at"),
+            _fact(r.within(deals.filter(deal_status=DealStatus.WON), "decided_at"), day=r.day_of("decided_at"),
                   key=F("program_id"), measures={"revenue_won": Sum("amount")}, columns=money_cols),
             _fact(costs, day=F("incurred_on"), key=F("program_id"), measures={"program_costs": Sum("amount")},
                   columns=money_cols),
@@ -453,7 +490,7 @@ def _days_table(r: _Range) -> tuple[str, list]:
     return " UNION ALL ".join(day_rows), day_params
 
 
-def _program_people_upsert(r: _Range) -> tuple[str, list]:
+def _program_people_upsert(r: _Range, *, existing_only: bool = False) -> tuple[str, list]:
     """active_advocates of the program rows: distinct people with activity in the program
     in the 90 days up to the day (assignments accepted, submitted or approved, referral
     leads and conversions through the program's codes, points earned in it)."""
@@ -479,12 +516,26 @@ def _program_people_upsert(r: _Range) -> tuple[str, list]:
     days_sql, day_params = _days_table(r)
     head = _insert({"active_advocates": "COUNT(DISTINCT u.r_adv)"}).replace("__PROGRAM__", "u.r_key").replace("__DAY__", "d.day")
     sql = (f"{head} FROM ({days_sql}) d JOIN ({union_sql}) u ON u.r_day >= d.window_start AND u.r_day <= d.day "
-           f"WHERE 1 = 1{_program_filter('program')} GROUP BY u.r_key, d.day "
+           f"WHERE 1 = 1{_program_filter('program')}{_existing_day('d.day') if existing_only else ''} "
+           f"GROUP BY u.r_key, d.day "
            f"{_conflict('program')} DO UPDATE SET active_advocates = excluded.active_advocates")
-    return sql, [r.workspace.pk, _now(), *day_params, *union_params, r.workspace.pk]
+    return sql, [r.workspace.pk, _now(), *day_params, *union_params, r.workspace.pk,
+                 *([r.workspace.pk] if existing_only else [])]
 
 
-def _levels_upsert(r: _Range) -> tuple[str, list]:
+# People whose first AdvocateDay ever is the given day (one %s: the workspace id).
+_NEW_ADVOCATES = (f"SELECT COUNT(*) FROM {PEOPLE_TABLE} a WHERE a.workspace_id = %%s AND a.day = %s "
+                  f"AND NOT EXISTS (SELECT 1 FROM {PEOPLE_TABLE} b WHERE b.workspace_id = a.workspace_id "
+                  "AND b.advocate_id = a.advocate_id AND b.day < a.day)")
+
+
+def _existing_day(day: str) -> str:
+    """Only days that already have a workspace row (one %s: the workspace id)."""
+    return (f" AND EXISTS (SELECT 1 FROM {METRIC_TABLE} e WHERE e.workspace_id = %s AND e.program_id IS NULL "
+            f"AND e.day = {day})")
+
+
+def _levels_upsert(r: _Range, *, existing_only: bool = False) -> tuple[str, list]:
     """The workspace row of every day of the range (so even a quiet day has one): active
     and new advocates from AdvocateDay, and the points outstanding at the day's end (the
     ledger's total before the range, plus a running sum of the range's days)."""
@@ -498,18 +549,17 @@ def _levels_upsert(r: _Range) -> tuple[str, list]:
     head = _insert({
         "active_advocates": (f"(SELECT COUNT(DISTINCT a.advocate_id) FROM {PEOPLE_TABLE} a WHERE a.workspace_id = %s "
                              "AND a.day >= d.window_start AND a.day <= d.day)"),
-        "new_advocates": (f"(SELECT COUNT(*) FROM {PEOPLE_TABLE} a WHERE a.workspace_id = %s AND a.day = d.day "
-                          f"AND NOT EXISTS (SELECT 1 FROM {PEOPLE_TABLE} b WHERE b.workspace_id = a.workspace_id "
-                          "AND b.advocate_id = a.advocate_id AND b.day < a.day))"),
+        "new_advocates": f"({_NEW_ADVOCATES % 'd.day'})",
         "points_outstanding": ("%s + SUM(COALESCE(l.total, 0)) OVER (ORDER BY d.day ROWS BETWEEN UNBOUNDED PRECEDING "
                                "AND CURRENT ROW)"),
     }).replace("__PROGRAM__", "NULL").replace("__DAY__", "d.day")
-    sql = (f"{head} FROM ({days_sql}) d LEFT JOIN ({ledger_sql}) l ON l.r_day = d.day WHERE 1 = 1 "
+    existing = _existing_day("d.day") if existing_only else ""
+    sql = (f"{head} FROM ({days_sql}) d LEFT JOIN ({ledger_sql}) l ON l.r_day = d.day WHERE 1 = 1{existing} "
            f"{_conflict('workspace')} DO UPDATE SET active_advocates = excluded.active_advocates, "
            "new_advocates = excluded.new_advocates, points_outstanding = excluded.points_outstanding, "
            "computed_at = excluded.computed_at")
     # Placeholders in order: workspace id, the three subqueries' (active, new, before), computed_at, days, ledger.
-    params = [ws, ws, ws, before, _now(), *day_params, *ledger_params]
+    params = [ws, ws, ws, before, _now(), *day_params, *ledger_params, *([ws] if existing_only else [])]
     return sql, params
 
 

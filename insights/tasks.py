@@ -4,7 +4,8 @@
   ``rollup_workspace`` per workspace (on the ``rollups`` queue, so a big workspace's
   rollup never holds up the other jobs), which recomputes that workspace's local today
   (or yesterday) whole (insights/rollups.py); in the first two hours of a local day the
-  hourly run also finishes yesterday. Idempotent: each run recomputes the day's
+  hourly run also finishes yesterday, and it recomputes the past days marked dirty by late
+  data (insights/dirty.py). Idempotent: each run recomputes the day's
   rows in one transaction under a per-workspace lock (a rerun leaves identical rows), so
   ``acks_late`` and a redelivery are safe.
 """
@@ -65,6 +66,10 @@ def rollup_workspace(self, *, workspace_id: int, days_ago: int = 0, catch_up: bo
     now = timezone.localtime(timezone.now(), workspace_zone(workspace))
     day = now.date() - timedelta(days=days_ago)
     start = day - timedelta(days=1) if catch_up and days_ago == 0 and now.hour < CATCH_UP_HOURS else day
+    if catch_up:  # the hourly run: late data of past days too (insights/dirty.py)
+        from .dirty import rollup_with_dirty_days
+
+        return rollup_with_dirty_days(workspace=workspace, start=start, end=day)
     return rollup_days(workspace=workspace, start=start, end=day)
 
 

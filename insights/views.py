@@ -158,6 +158,8 @@ def _kpi_table(k: dict[str, Any], currency: str) -> tuple[list[str], list[list]]
         ["nps", "NPS", k["nps"], ""],
         ["nps_responses", "NPS answers", k["nps_responses"], ""],
         ["referral_revenue", "Referral revenue", k["referral_revenue"], currency],
+        ["other_currency_conversions", "Conversions in other currencies (not in revenue or ROI)",
+         k["other_currency_conversions"], ""],
         ["pipeline_influenced", "Pipeline influenced", k["pipeline_influenced"], currency],
         ["revenue_won", "Influenced revenue won", k["revenue_won"], currency],
         ["program_costs", "Program costs", k["program_costs"], currency],

@@ -340,6 +340,8 @@ class Outcome(models.Model):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(default=now)
+    decided_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="When a deal was marked won or lost (empty while open); other edits keep it.")
 
     objects = WorkspaceScopedManager()
 

@@ -656,6 +656,14 @@ def send_reminders(*, workspace: Workspace, now: datetime | None = None) -> int:
 OUTCOME_FIELDS = ["kind", "deal_name", "amount", "deal_status", "url", "reach", "note"]
 
 
+_DECIDED = (DealStatus.WON, DealStatus.LOST)
+
+
+def _decision(outcome: Outcome) -> str:
+    """``won``/``lost`` for a decided deal, ``""`` else."""
+    return outcome.deal_status if outcome.kind == OutcomeKind.DEAL and outcome.deal_status in _DECIDED else ""
+
+
 def _clean_outcome(data: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in data.items() if k in OUTCOME_FIELDS}
     kind = data.get("kind")
@@ -698,15 +706,24 @@ def record_outcome(*, assignment: Assignment, actor, data: dict[str, Any]) -> Ou
     if assignment.state != S.APPROVED:
         raise InvalidTransition(f"Outcomes are recorded on approved assignments; this one is {assignment.get_state_display().lower()}.")
     data = _clean_outcome(data)
+    decided = timezone.now() if data.get("kind") == OutcomeKind.DEAL and data.get("deal_status") in _DECIDED else None
     outcome = Outcome.objects.create(workspace_id=assignment.workspace_id, assignment=assignment, program_id=assignment.program_id,
-                                     advocate=assignment.advocate, recorded_by=_user(actor), **data)
+                                     advocate=assignment.advocate, recorded_by=_user(actor), decided_at=decided, **data)
     log_action(workspace=assignment.advocate.workspace, actor=actor, action="outcome.recorded", advocate=assignment.advocate,
                message=f"Outcome recorded for “{assignment.ask.title}”: {describe_outcome(outcome)}",
                data={"outcome": outcome.pk, "assignment": assignment.pk})
     from .notifications import send_impact_email
 
     transaction.on_commit(lambda: send_impact_email(outcome_id=outcome.pk))
+    _outcome_changed(outcome, previous_decided_at=None)
     return outcome
+
+
+def _outcome_changed(outcome: Outcome, *, previous_decided_at) -> None:
+    from .signals import outcome_changed
+
+    transaction.on_commit(lambda: outcome_changed.send(sender=Outcome, outcome=outcome,
+                                                       previous_decided_at=previous_decided_at))
 
 
 @transaction.atomic
@@ -714,11 +731,19 @@ def update_outcome(*, outcome: Outcome, actor, data: dict[str, Any]) -> Outcome:
     """Change an outcome (e.g. the deal was won). The advocate is told when a deal is won."""
     outcome = Outcome.objects.select_for_update().get(pk=outcome.pk, workspace_id=outcome.workspace_id)
     was_won = outcome.deal_status == DealStatus.WON
+    was_decided = _decision(outcome)
     data = _clean_outcome({f: getattr(outcome, f) for f in OUTCOME_FIELDS} | data)
     for k, v in data.items():
         setattr(outcome, k, v)
     outcome.updated_at = timezone.now()
+    # decided_at moves only when the deal becomes won or lost (or is reopened): the day
+    # revenue won counts on; fixing a typo later leaves it.
+    decision = _decision(outcome)
+    previous_decided_at = outcome.decided_at
+    if decision != was_decided:
+        outcome.decided_at = outcome.updated_at if decision else None
     outcome.save()
+    _outcome_changed(outcome, previous_decided_at=previous_decided_at)
     log_action(workspace=outcome.advocate.workspace, actor=actor, action="outcome.updated", advocate=outcome.advocate,
                message=f"Outcome changed: {describe_outcome(outcome)}", data={"outcome": outcome.pk})
     if outcome.deal_status == DealStatus.WON and not was_won:

@@ -6,9 +6,13 @@ caches only).
   or landing URL changed.
 - ``assignment_approved(assignment)``: after an assignment was approved and the transaction
   committed. Insights refreshes the advocate's score.
+- ``outcome_changed(outcome, previous_decided_at)``: after an outcome was recorded or
+  changed and the transaction committed. Insights marks its created and decided days
+  (and the previous decided day) for its rollup.
 """
 
 from django.dispatch import Signal
 
 program_changed = Signal()
 assignment_approved = Signal()
+outcome_changed = Signal()

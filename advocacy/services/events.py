@@ -159,10 +159,14 @@ def record_events(*, workspace: Workspace, payload: Any) -> list[ActivityEvent]:
 
     created = ActivityEvent.objects.bulk_create(events, batch_size=1000)
     _touch_last_activity(workspace, events)
+    from ..budget import workspace_zone
     from ..signals import events_recorded
 
     people = sorted({e.advocate_id for e in events})
-    transaction.on_commit(lambda: events_recorded.send(sender=ActivityEvent, workspace=workspace, advocate_ids=people))
+    zone = workspace_zone(workspace)
+    days = sorted({timezone.localtime(e.occurred_at, zone).date() for e in events})
+    transaction.on_commit(lambda: events_recorded.send(sender=ActivityEvent, workspace=workspace, advocate_ids=people,
+                                                       days=days))
     return created
 
 

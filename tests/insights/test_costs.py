@@ -203,22 +203,21 @@ def test_the_api_refuses_bad_input_with_400_json(tenant_a, api_a, body):
     assert response.json()["error"]["code"] in ("validation_error", "malformed_json")
 
 
-def test_a_cost_rolls_its_day_up_again_after_the_commit(tenant_a, monkeypatch, django_capture_on_commit_callbacks):
-    import insights.rollups
+def test_a_cost_marks_its_past_days_dirty_for_the_hourly_rollup(tenant_a):
+    from insights.dirty import dirty_days
     from insights.periods import local_today
 
     ws = tenant_a.workspace
-    days = []
-    monkeypatch.setattr(insights.rollups, "rollup_days", lambda **kw: days.append(kw["start"]) or 1)
     today = local_today(ws)
-    with workspace_scope(ws), django_capture_on_commit_callbacks(execute=True):
+    three_days_ago = date.fromordinal(today.toordinal() - 3)
+    with workspace_scope(ws):
         cost = create_cost(workspace=ws, actor=None, program=ProgramFactory(workspace=ws), category="staff", amount="5",
-                           incurred_on=date.fromordinal(today.toordinal() - 3))
-    assert days == [date.fromordinal(today.toordinal() - 3)]
-    days.clear()
-    with workspace_scope(ws), django_capture_on_commit_callbacks(execute=True):
+                           incurred_on=three_days_ago)
+    assert list(dirty_days(ws)) == [three_days_ago]
+    with workspace_scope(ws):
         update_cost(cost=cost, actor=None, data={"incurred_on": date(2100, 1, 1)})  # a future day has no rollup yet
-    assert days == [date.fromordinal(today.toordinal() - 3)]
+        update_cost(cost=cost, actor=None, data={"incurred_on": today})  # today is recomputed every hour anyway
+    assert list(dirty_days(ws)) == [three_days_ago]
 
 
 def test_the_api_list_runs_a_fixed_number_of_queries(tenant_a, api_a, django_assert_num_queries):

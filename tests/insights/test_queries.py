@@ -154,6 +154,7 @@ def _deal(ws, kind: str, status: str, when: datetime, program=None):
     return Outcome.objects.with_scopes_disabled().create(
         workspace=ws, assignment=assignment, program=program, advocate=assignment.advocate, kind=OutcomeKind.DEAL,
         amount=Decimal("1000"), deal_status=status, created_at=when, updated_at=when,
+        decided_at=when if status in ("won", "lost") else None,
     )
 
 
@@ -265,7 +266,8 @@ def test_objectives_compare_targets_with_the_programs_rollups_to_date_and_in_the
     program = ProgramFactory(workspace=ws, objectives={"reviews": 10, "pipeline": 1000, "active_advocates": 4, "referrals": 5})
     DailyMetricFactory(workspace=ws, program=program, day=START - timedelta(days=40), proof_by_kind={"review": 4},
                        pipeline_influenced=Decimal("250"), referral_leads=1, active_advocates=2)
-    DailyMetricFactory(workspace=ws, program=program, day=START, proof_by_kind={"review": 1, "testimonial": 2},
+    # a program's level is read from its row on the period's last day
+    DailyMetricFactory(workspace=ws, program=program, day=END, proof_by_kind={"review": 1, "testimonial": 2},
                        pipeline_influenced=Decimal("500"), active_advocates=3)
     DailyMetricFactory(workspace=ws, program=program, day=END + timedelta(days=1), proof_by_kind={"review": 50},
                        active_advocates=40)  # after the period's end: not yet

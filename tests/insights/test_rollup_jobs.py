@@ -174,7 +174,8 @@ def test_a_chunk_runs_a_fixed_number_of_statements_whatever_its_days_and_rows(te
         with workspace_scope(ws), CaptureQueriesContext(connection) as queries:
             rollup_days(workspace=ws, start=date(2025, 1, 1), end=date(2025, 1, days))
         counts.append(len(queries))
-    assert counts[0] == counts[1] < 30
+    # (a chunk, then the levels of the days after the range that were rolled up: a fixed few)
+    assert counts[0] == counts[1] < 40
 
 
 def test_the_first_hourly_run_of_a_local_day_also_finishes_yesterday(tenant_a, tenant_b):

@@ -165,7 +165,8 @@ class World:
         ):
             Outcome.objects.create(workspace=ws, assignment=assignment, program=assignment.program,
                                    advocate=assignment.advocate, kind=kind, amount=Decimal(amount) if amount else None,
-                                   deal_status=status, created_at=created, updated_at=updated)
+                                   deal_status=status, created_at=created, updated_at=updated,
+                                   decided_at=updated if status in (DealStatus.WON, DealStatus.LOST) else None)
 
         # Costs.
         for program, amount, day in ((self.p1, "1200", D1), (self.p2, "300", D2), (self.p2, "50", D2), (self.p1, "100", D0)):

@@ -3,6 +3,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from advocacy.scoping import workspace_scope
+from insights.periods import EARLIEST, LATEST
 from insights.rollups import MAX_DAYS, local_today, rollup_days
 from programs.management.commands._workspaces import (
     add_workspace_argument,
@@ -17,9 +18,12 @@ def _date(value: str | None, name: str) -> date | None:
     try:
         if len(value) != 10 or not value.isascii():
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"--{name} must be a date as YYYY-MM-DD, e.g. 2025-03-01 (got {value!r}).") from None
+    if not EARLIEST <= day <= LATEST:
+        raise CommandError(f"--{name} must be between {EARLIEST} and {LATEST} (got {value}).")
+    return day
 
 
 class Command(BaseCommand):
