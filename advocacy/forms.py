@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import date
 
 from django import forms
 from django.utils.text import slugify
@@ -24,6 +25,35 @@ ASK_KINDS = [
 
 CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "SEK", "NOK", "DKK", "INR", "BRL", "SGD", "NZD"]
 
+
+# Dates a manager may filter by: anything outside is a typo, and Python's date arithmetic
+# near year 1 or 9999 overflows.
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2100, 12, 31)
+
+
+class AsciiDateField(forms.DateField):
+    """YYYY-MM-DD with the digits 0 to 9 (strptime would read other scripts' digits too)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.strip().isascii():
+            raise forms.ValidationError("Give the date as YYYY-MM-DD.", code="invalid")
+        return super().to_python(value)
+
+
+class DateRangeMixin:
+    """A filter form's ``since`` and ``until`` dates, refused outside EARLIEST_DATE..LATEST_DATE."""
+
+    def _bounded(self, name: str):
+        value = self.cleaned_data[name]
+        if value is not None and not (EARLIEST_DATE <= value <= LATEST_DATE):
+            raise forms.ValidationError(f"Choose a date between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}.")
+        return value
+
+    def clean_since(self):
+        return self._bounded("since")
+
+    def clean_until(self):
+        return self._bounded("until")
 
 class SignupWorkspaceForm(forms.Form):
     """Extra fields on allauth's sign-up: every sign-up creates a workspace and its owner."""

@@ -42,6 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.redirect_settings"
 os.environ.setdefault("STATIC_MANIFEST", "0")
+
+from bench.databases import use_bench_database  # noqa: E402
+
 os.environ.setdefault("DEBUG", "0")
 
 HEADERS = {
@@ -51,19 +54,6 @@ HEADERS = {
     "Accept": "text/html",
 }
 
-
-def _bench_database() -> None:
-    import environ
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@localhost:5432/advocacy")
-    cfg = environ.Env.db_url_config(url)
-    name = f"{cfg['NAME']}_redirect_bench"
-    with psycopg.connect(dbname="postgres", user=cfg.get("USER") or None, host=cfg.get("HOST") or None,
-                         port=cfg.get("PORT") or None, password=cfg.get("PASSWORD") or None, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
 
 
 def _seed() -> str:
@@ -180,7 +170,7 @@ def main() -> int:
 
     if not os.environ.get("REDIS_URL"):
         raise SystemExit("REDIS_URL is needed: /r/ is measured with its cache and click buffer in Redis, as in production.")
-    _bench_database()
+    use_bench_database("redirect_bench")
     import django
 
     django.setup()

@@ -34,37 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advocacy.settings")
 os.environ.setdefault("STATIC_MANIFEST", "0")
 
+from bench.databases import drop_bench_database, use_bench_database
+
 LIMIT_RATIO = 2.0
 DAY = date(2026, 3, 10)
 ZONE = "Europe/Berlin"
 
-
-def _fresh_database() -> str:
-    import environ
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@localhost:5432/advocacy")
-    cfg = environ.Env.db_url_config(url)
-    name = f"{cfg['NAME']}_rollup_bench"
-    with psycopg.connect(dbname="postgres", user=cfg.get("USER") or None, host=cfg.get("HOST") or None,
-                         port=cfg.get("PORT") or None, password=cfg.get("PASSWORD") or None, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
-    return name
-
-
-def _drop_database(name: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    import environ
-    import psycopg
-
-    cfg = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    with psycopg.connect(dbname="postgres", user=cfg.get("USER") or None, host=cfg.get("HOST") or None,
-                         port=cfg.get("PORT") or None, password=cfg.get("PASSWORD") or None, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def seed(workspace, *, people: int, events: int) -> None:
@@ -271,7 +246,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
-    name = _fresh_database()
+    name = use_bench_database("rollup_bench", fresh=True)
     import django
 
     django.setup()
@@ -355,7 +330,7 @@ def main() -> None:
             except RuntimeError:
                 pass
     if not args.keep:
-        _drop_database(name)
+        drop_bench_database(name)
     if ratio > LIMIT_RATIO:
         sys.exit(1)
 

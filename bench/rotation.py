@@ -30,35 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advocacy.settings")
 os.environ.setdefault("STATIC_MANIFEST", "0")
 
+from bench.databases import drop_bench_database, use_bench_database
+
 LIMIT_SECONDS = 30.0
 
-
-def _fresh_database() -> str:
-    import environ
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@localhost:5432/advocacy")
-    cfg = environ.Env.db_url_config(url)
-    name = f"{cfg['NAME']}_rotation_bench"
-    with psycopg.connect(dbname="postgres", user=cfg.get("USER") or None, host=cfg.get("HOST") or None,
-                         port=cfg.get("PORT") or None, password=cfg.get("PASSWORD") or None, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
-    return name
-
-
-def _drop_database(name: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    import environ
-    import psycopg
-
-    cfg = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    with psycopg.connect(dbname="postgres", user=cfg.get("USER") or None, host=cfg.get("HOST") or None,
-                         port=cfg.get("PORT") or None, password=cfg.get("PASSWORD") or None, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def seed(workspace, *, advocates: int, asks: int, rng: random.Random, surveyed: float = 0.0):
@@ -174,7 +149,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the Python profile of the run")
     args = parser.parse_args()
 
-    name = _fresh_database()
+    name = use_bench_database("rotation_bench", fresh=True)
     import django
 
     django.setup()
@@ -244,7 +219,7 @@ def main() -> None:
     verdict = "within" if elapsed < LIMIT_SECONDS else "OVER"
     print(f"rotation: {verdict} the {LIMIT_SECONDS:.0f} s limit")
     if not args.keep:
-        _drop_database(name)
+        drop_bench_database(name)
     if elapsed >= LIMIT_SECONDS:
         sys.exit(1)
 

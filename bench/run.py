@@ -19,23 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advocacy.settings")
 os.environ.setdefault("STATIC_MANIFEST", "0")
 
-
-def _bench_database() -> None:
-    import environ
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@localhost:5432/advocacy")
-    cfg = environ.Env.db_url_config(url)
-    name = f"{cfg['NAME']}_bench"
-    with psycopg.connect(dbname="postgres", user=cfg.get("USER") or None, host=cfg.get("HOST") or None,
-                         port=cfg.get("PORT") or None, password=cfg.get("PASSWORD") or None, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
+from bench.databases import use_bench_database
 
 
 def main() -> None:
-    _bench_database()
+    use_bench_database("bench")
     import django
 
     django.setup()

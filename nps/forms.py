@@ -4,11 +4,12 @@ for a recurring survey, a unique name) and answers with per-field messages."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
 
+from advocacy.forms import AsciiDateField, DateRangeMixin
 from advocacy.models import AdvocateType, Stage, Tag
 
 from .models import (
@@ -136,37 +137,15 @@ class ResponseFilterForm(forms.Form):
 
 PERIODS = [("all", "All time"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("365", "Last 12 months"),
            ("custom", "From … to …")]
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
-class AsciiDateField(forms.DateField):
-    """YYYY-MM-DD with the digits 0 to 9 (strptime would read other scripts' digits too)."""
-
-    def to_python(self, value):
-        if isinstance(value, str) and not value.strip().isascii():
-            raise forms.ValidationError("Give the date as YYYY-MM-DD.", code="invalid")
-        return super().to_python(value)
-
-
-class PeriodForm(forms.Form):
+class PeriodForm(DateRangeMixin, forms.Form):
     """The period of the figures: a preset or days from … to … (both included), in the
     workspace's time zone. A value that does not validate counts as empty (with a message)."""
 
     period = forms.ChoiceField(choices=PERIODS, required=False)
     since = AsciiDateField(required=False, label="From", input_formats=["%Y-%m-%d"])
     until = AsciiDateField(required=False, label="To (included)", input_formats=["%Y-%m-%d"])
-
-    def _bounded(self, name: str):
-        value = self.cleaned_data[name]
-        if value is not None and not (EARLIEST <= value <= LATEST):
-            raise forms.ValidationError(f"Choose a date between {EARLIEST:%Y} and {LATEST:%Y}.")
-        return value
-
-    def clean_since(self):
-        return self._bounded("since")
-
-    def clean_until(self):
-        return self._bounded("until")
 
     def values(self) -> dict:
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
 
+from advocacy.forms import DateRangeMixin
 from programs.models import Program
 
 from .models import ReferralSettings, ReferralState
@@ -18,10 +19,9 @@ from .models import ReferralSettings, ReferralState
 PERIODS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("365", "Last 12 months"),
            ("all", "All time"), ("custom", "From … to …")]
 DEFAULT_PERIOD = "30"
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
-class PipelineFilterForm(forms.Form):
+class PipelineFilterForm(DateRangeMixin, forms.Form):
     period = forms.ChoiceField(choices=PERIODS, required=False)
     since = forms.DateField(required=False, label="From")
     until = forms.DateField(required=False, label="To (included)")
@@ -33,18 +33,6 @@ class PipelineFilterForm(forms.Form):
     def __init__(self, data, *, workspace):
         super().__init__(data)
         self.fields["program"].queryset = Program.objects.filter(workspace=workspace).order_by("name", "id")
-
-    def _bounded(self, name: str):
-        value = self.cleaned_data[name]
-        if value is not None and not (EARLIEST <= value <= LATEST):
-            raise forms.ValidationError(f"Choose a date between {EARLIEST:%Y} and {LATEST:%Y}.")
-        return value
-
-    def clean_since(self):
-        return self._bounded("since")
-
-    def clean_until(self):
-        return self._bounded("until")
 
     def clean_q(self):
         q = self.cleaned_data["q"].strip()
