@@ -136,9 +136,15 @@ def count_of(qs: QuerySet) -> Coalesce:
     return Coalesce(Subquery(sub, output_field=IntegerField()), Value(0))
 
 
-def contacts(workspace: Workspace, *, now: datetime, window: timedelta = BUDGET_WINDOW, kinds: Iterable[str] | None = None):
-    """The workspace's contacts in the rolling window ending at ``now``."""
-    qs = Contact.objects.filter(workspace_id=workspace.pk, at__gt=now - window, at__lte=now)
+def contacts(
+    workspace: Workspace, *, now: datetime, window: timedelta = BUDGET_WINDOW, kinds: Iterable[str] | None = None,
+    with_later: bool = False,
+):
+    """The workspace's contacts in the rolling window ending at ``now`` (with ``with_later``,
+    also those recorded after ``now``)."""
+    qs = Contact.objects.filter(workspace_id=workspace.pk, at__gt=now - window)
+    if not with_later:
+        qs = qs.filter(at__lte=now)
     return qs.filter(kind__in=list(kinds)) if kinds is not None else qs
 
 
@@ -146,9 +152,11 @@ def active_suppressions(workspace: Workspace, *, now: datetime):
     return Suppression.objects.filter(workspace_id=workspace.pk, starts_at__lte=now, until__gt=now)
 
 
-def budget_rules(*, workspace: Workspace, kind: str, now: datetime) -> list[Rule]:
+def budget_rules(*, workspace: Workspace, kind: str, now: datetime, count_later: bool = False) -> list[Rule]:
     """The core rules that hold back a contact of ``kind`` (a ``ContactKind``) at ``now``,
-    strongest first: suppressed (asks only), budget, own cap (offers only)."""
+    strongest first: suppressed (asks only), budget, own cap (offers only). With
+    ``count_later`` the budget also counts contacts recorded after ``now``: for a sender
+    whose clock was read before a concurrent sender recorded its contacts (NPS rounds)."""
     rules: list[Rule] = []
     if kind in ASK_KINDS:
         suppressions = active_suppressions(workspace, now=now)
@@ -167,7 +175,7 @@ def budget_rules(*, workspace: Workspace, kind: str, now: datetime) -> list[Rule
         ))
 
     limit = workspace.max_contacts_per_30_days
-    recent = contacts(workspace, now=now)
+    recent = contacts(workspace, now=now, with_later=count_later)
     over = recent.order_by().values("advocate_id").annotate(n=Count("pk")).filter(n__gte=limit).values("advocate_id")
     rules.append(Rule(
         HoldReason.BUDGET, over,

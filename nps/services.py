@@ -50,7 +50,6 @@ from django.db.models import (
     BooleanField,
     Case,
     CharField,
-    Count,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -64,11 +63,9 @@ from django.utils import timezone
 
 from advocacy.audit import acting_user, log_action
 from advocacy.budget import (
-    BUDGET_WINDOW,
     Hold,
     Rule,
     budget_rules,
-    count_of,
     day,
     held_q,
     holds_by_advocate,
@@ -425,21 +422,10 @@ def throttle_rule(*, workspace: Workspace, now: datetime) -> Rule:
     )
 
 
-def _budget_rule(*, workspace: Workspace, now: datetime, core: Rule) -> Rule:
-    """The shared budget's rule (``core``, from ``advocacy.budget``) counting every contact
-    since ``now - 30 days`` with no upper bound: contacts recorded after ``now`` by a run that
-    read the clock later count too (the core's rule stops at ``now``, right for its callers)."""
-    limit = workspace.max_contacts_per_30_days
-    recent = Contact.objects.filter(workspace_id=workspace.pk, at__gt=now - BUDGET_WINDOW)
-    over = recent.order_by().values("advocate_id").annotate(n=Count("pk")).filter(n__gte=limit).values("advocate_id")
-    return Rule(core.reason, over, core.describe, {"contacts_30d": count_of(recent.filter(advocate_id=OuterRef("pk")))})
-
-
 def survey_rules(*, workspace: Workspace, now: datetime) -> list[Rule]:
     """Every rule that holds back a survey at ``now``: the 90-day throttle, then the shared
-    contact budget's rules for a survey (its count with no upper bound, see ``_budget_rule``)."""
-    rules = budget_rules(workspace=workspace, kind=ContactKind.SURVEY, now=now)
-    rules = [_budget_rule(workspace=workspace, now=now, core=r) if r.reason == HoldReason.BUDGET else r for r in rules]
+    contact budget's rules for a survey (counting contacts recorded after ``now`` by a concurrent round too)."""
+    rules = budget_rules(workspace=workspace, kind=ContactKind.SURVEY, now=now, count_later=True)
     return [throttle_rule(workspace=workspace, now=now), *rules]
 
 
