@@ -1,6 +1,12 @@
 from django.apps import AppConfig
 
 
+def _erase_comments(sender, advocate, **kwargs) -> None:
+    from .services import forget_comments
+
+    forget_comments(advocate=advocate)
+
+
 class NpsConfig(AppConfig):
     name = "nps"
     verbose_name = "NPS surveys"
@@ -8,9 +14,4 @@ class NpsConfig(AppConfig):
     def ready(self) -> None:
         from advocacy.signals import advocate_erased
 
-        from .services import forget_comments
-
-        def erase_comments(sender, advocate, **kwargs) -> None:
-            forget_comments(advocate=advocate)
-
-        advocate_erased.connect(erase_comments, dispatch_uid="nps.erase_comments", weak=False)
+        advocate_erased.connect(_erase_comments, dispatch_uid="nps.erase_comments")
